@@ -1,0 +1,48 @@
+# Two commands do all set-up:  `make repro` (install + run the pipeline) and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3.11
+VENV ?= .venv
+BIN := $(VENV)/bin
+# torch is installed before the project so pip never resolves an unpinned (multi-GB CUDA) torch.
+# GPU users: install your CUDA build of torch into $(VENV) first; an existing torch is kept.
+TORCH_SPEC ?= torch==2.13.0
+export PATH := $(CURDIR)/$(BIN):$(PATH)
+export PIP_DISABLE_PIP_VERSION_CHECK := 1
+
+.PHONY: install repro test lint format bench clean help
+help:  ## list targets
+	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
+
+$(BIN)/python:
+	@command -v $(PYTHON) >/dev/null || { echo "error: $(PYTHON) not found (set PYTHON=/path/to/python3.11)"; exit 1; }
+	$(PYTHON) -m venv $(VENV)
+
+$(VENV)/.installed: pyproject.toml | $(BIN)/python
+	@$(BIN)/python -c "import torch" 2>/dev/null && echo "keeping installed torch $$($(BIN)/python -c 'import torch; print(torch.__version__)')" \
+		|| $(BIN)/pip install "$(TORCH_SPEC)"
+	$(BIN)/pip install -e ".[dev]"
+	@touch $@
+
+install: $(VENV)/.installed  ## create .venv and install torch + pdfqa
+
+repro: install  ## run the DVC pipeline on data/ (only stages whose inputs changed)
+	$(BIN)/dvc repro
+
+test: install  ## run the whole test suite (what CI runs)
+	$(BIN)/pytest
+
+lint: install  ## ruff lint + format check
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: install  ## apply ruff fixes and formatting
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+bench: install  ## run the benchmarks in benchmarks/
+	$(BIN)/python benchmarks/ingest.py
+	$(BIN)/python benchmarks/fidelity.py
+	bash benchmarks/repro_time.sh
+
+clean:  ## remove the virtualenv (DVC outputs stay; `dvc gc` cleans the cache)
+	rm -rf $(VENV)

@@ -1,0 +1,103 @@
+"""``pdfqa`` command line. Imports here stay light so ``pdfqa --help`` answers instantly;
+each command imports what it needs when it runs."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+app = typer.Typer(
+    help=(
+        "Korean PDF question answering. The pipeline itself runs with `dvc repro` "
+        "(see README); these commands run single steps and inspect inputs."
+    ),
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+ParamsOption = Annotated[
+    Path, typer.Option("--params", "-p", help="params file", show_default=True)
+]
+
+
+def _run_stage(name: str, params: Path) -> None:
+    import importlib
+    import logging
+    import os
+    import sys
+
+    from pdfqa.config import load_params
+    from pdfqa.errors import PdfqaError
+    from pdfqa.logs import setup
+
+    setup()
+    if os.getcwd() not in sys.path:  # console scripts don't put the repo root on sys.path
+        sys.path.insert(0, os.getcwd())
+    try:
+        importlib.import_module(f"stages.{name}").main(load_params(params))
+    except PdfqaError as exc:
+        logging.getLogger(f"pdfqa.{name}").error("%s", exc)
+        raise typer.Exit(1) from None
+    except ModuleNotFoundError as exc:
+        if exc.name == "stages":
+            typer.echo("error: run pdfqa from the repository root (where dvc.yaml is)", err=True)
+            raise typer.Exit(2) from None
+        raise
+
+
+@app.command()
+def ingest(params: ParamsOption = Path("params.yaml")) -> None:
+    """Extract and clean page text from the PDF folder (same as the DVC stage `ingest`)."""
+    _run_stage("ingest", params)
+
+
+@app.command()
+def chunk(params: ParamsOption = Path("params.yaml")) -> None:
+    """Split ingested pages into sentence-aware chunks (same as the DVC stage `chunk`)."""
+    _run_stage("chunk", params)
+
+
+@app.command()
+def inspect(
+    pdfs: Annotated[list[Path], typer.Argument(help="PDF files to check", exists=True)],
+    show_text: Annotated[int, typer.Option(help="print the first N characters of page 1")] = 0,
+) -> None:
+    """Check PDFs before adding them: readable?, text layer?, Hangul share, warnings."""
+    from pdfqa.korean import hangul_ratio
+    from pdfqa.pdf import FLAG_MESSAGES, read_pdf
+
+    bad = 0
+    for path in pdfs:
+        result = read_pdf(path.name, path.read_bytes())
+        if result.skipped_reason:
+            bad += 1
+            typer.echo(f"✗ {path}: {result.skipped_reason}")
+            continue
+        text = "\n".join(p.text for p in result.pages)
+        typer.echo(
+            f"✓ {path}: {len(result.pages)} pages, {len(text)} chars, "
+            f"Hangul {100 * hangul_ratio(text):.0f}%, pypdf warnings {sum(result.warnings.values())}"
+        )
+        for flag, message in FLAG_MESSAGES.items():
+            pages = [p.page for p in result.pages if flag in p.flags]
+            if pages:
+                bad += 1
+                typer.echo(f"  ! {len(pages)} page(s): {message} — pages {pages[:20]}")
+        if show_text:
+            typer.echo(result.pages[0].text[:show_text])
+    raise typer.Exit(1 if bad else 0)
+
+
+@app.command()
+def version() -> None:
+    """Print the pdfqa version."""
+    from pdfqa import __version__
+
+    typer.echo(__version__)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,89 @@
+"""Typed view of ``params.yaml``.
+
+``params.yaml`` is the single source of configuration: DVC reads it to decide what to re-run,
+and every stage builds these objects from it once. Unknown keys are rejected so a typo in
+params fails loudly instead of silently falling back to a default.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+
+from pdfqa.errors import PdfqaError
+
+DEFAULT_PARAMS = Path("params.yaml")
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class Paths(_Strict):
+    pdfs: Path = Path("data/pdfs")
+    pages: Path = Path("data/interim/pages.jsonl")
+    ingest_report: Path = Path("data/interim/ingest_report.json")
+    chunks: Path = Path("data/processed/chunks.jsonl")
+
+
+class IngestConfig(_Strict):
+    workers: int = Field(2, ge=1, description="processes extracting files in parallel")
+    strict: bool = Field(False, description="any skipped file or page problem fails the stage")
+    min_page_chars: int = Field(
+        10, ge=0, description="pages with fewer text characters are flagged 'no text layer'"
+    )
+    header_footer_min_pages: int = Field(
+        3, ge=2, description="a top/bottom line repeated on this many pages is a running header"
+    )
+    header_footer_lines: int = Field(
+        2, ge=0, description="how many lines at the top and bottom of a page may be headers"
+    )
+
+
+class ChunkConfig(_Strict):
+    max_tokens: int = Field(200, ge=8)
+    overlap_tokens: int = Field(40, ge=0)
+    min_tokens: int = Field(
+        8, ge=1, description="a smaller tail chunk is merged into its neighbour"
+    )
+    splitter: Literal["kiwi", "regex"] = "kiwi"
+    tokenizer: Literal["kiwi", "whitespace"] = "kiwi"
+
+    @model_validator(mode="after")
+    def _overlap_below_max(self) -> ChunkConfig:
+        if self.overlap_tokens >= self.max_tokens:
+            raise ValueError(
+                f"chunk.overlap_tokens ({self.overlap_tokens}) must be smaller than "
+                f"chunk.max_tokens ({self.max_tokens})"
+            )
+        if self.min_tokens > self.max_tokens:
+            raise ValueError("chunk.min_tokens must not exceed chunk.max_tokens")
+        return self
+
+
+class Params(_Strict):
+    seed: int = 42
+    paths: Paths = Paths()
+    ingest: IngestConfig = IngestConfig()
+    chunk: ChunkConfig = ChunkConfig()
+
+
+def load_params(path: Path | str = DEFAULT_PARAMS) -> Params:
+    """Read and validate params; errors name the offending key."""
+    path = Path(path)
+    if not path.exists():
+        raise PdfqaError(f"{path} not found: run from the repository root or pass --params")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except yaml.YAMLError as exc:
+        raise PdfqaError(f"{path} is not valid YAML: {exc}") from None
+    try:
+        return Params.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(
+            f"{'.'.join(str(p) for p in err['loc'])}: {err['msg']}" for err in exc.errors()
+        )
+        raise PdfqaError(f"invalid {path}: {problems}") from None

@@ -1,0 +1,88 @@
+"""Korean text primitives shared by ingest, chunking, retrieval and metrics.
+
+Kiwi (kiwipiepy) ships its model inside the pip package, so sentence splitting and morpheme
+tokenisation work offline. It takes ~1.5 s to load, so one instance is shared per process and
+only created when first needed. The regex fallback covers environments where Kiwi cannot load
+and is what the tests compare Kiwi against.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from collections.abc import Callable
+from functools import lru_cache
+
+HANGUL_RE = re.compile(r"[\uac00-\ud7a3\u1100-\u11ff\u3130-\u318f\ua960-\ua97f\ud7b0-\ud7ff]")
+# C0/C1 controls except tab/newline, plus zero-width and BOM characters pypdf leaks from fonts.
+CONTROL_RE = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u200b-\u200d\u2060\ufeff]")
+MOJIBAKE_RE = re.compile(r"[\ufffd\ue000-\uf8ff]")
+_SENTENCE_END_RE = re.compile(r"(?<=[.!?。？！])[\"'”’)\]]*\s+")
+
+
+def normalize(text: str) -> str:
+    """NFC (pypdf may emit decomposed jamo) and no control characters."""
+    return CONTROL_RE.sub("", unicodedata.normalize("NFC", text))
+
+
+def is_hangul(char: str) -> bool:
+    return bool(HANGUL_RE.match(char))
+
+
+def hangul_ratio(text: str) -> float:
+    """Share of Hangul among letters (digits, spaces and punctuation do not count)."""
+    letters = [c for c in text if c.isalpha()]
+    if not letters:
+        return 0.0
+    return sum(1 for c in letters if is_hangul(c)) / len(letters)
+
+
+@lru_cache(maxsize=1)
+def kiwi():
+    from kiwipiepy import Kiwi
+
+    return Kiwi()
+
+
+def split_sentences_regex(text: str) -> list[str]:
+    """Split after ., !, ? (and CJK full stops) followed by whitespace; newlines are boundaries."""
+    sentences: list[str] = []
+    for line in text.split("\n"):
+        sentences.extend(s.strip() for s in _SENTENCE_END_RE.split(line) if s.strip())
+    return sentences
+
+
+def split_sentences_kiwi(texts: list[str]) -> list[list[str]]:
+    """Kiwi also finds sentence ends without punctuation (…한다 다음 문장). Batched: Kiwi
+    parallelises a list internally, ~10x faster than one call per paragraph."""
+    if not texts:
+        return []
+    results = kiwi().split_into_sents(texts)
+    return [[s.text.strip() for s in sents if s.text.strip()] for sents in results]
+
+
+SentenceSplitter = Callable[[list[str]], list[list[str]]]
+TokenCounter = Callable[[list[str]], list[int]]
+
+
+def sentence_splitter(name: str) -> SentenceSplitter:
+    """Paragraphs in, sentences per paragraph out."""
+    if name == "kiwi":
+        return split_sentences_kiwi
+    if name == "regex":
+        return lambda texts: [split_sentences_regex(t) for t in texts]
+    raise ValueError(f"unknown sentence splitter {name!r} (use 'kiwi' or 'regex')")
+
+
+def morphemes(text: str) -> list[str]:
+    """Surface forms of Kiwi morphemes: the unit for Korean BM25, ROUGE and token counts."""
+    return [token.form for token in kiwi().tokenize(text)]
+
+
+def token_counter(name: str) -> TokenCounter:
+    """Texts in, token counts out (batched for Kiwi)."""
+    if name == "kiwi":
+        return lambda texts: [len(tokens) for tokens in kiwi().tokenize(texts)] if texts else []
+    if name == "whitespace":
+        return lambda texts: [len(t.split()) for t in texts]
+    raise ValueError(f"unknown tokenizer {name!r} (use 'kiwi' or 'whitespace')")

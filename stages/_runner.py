@@ -1,0 +1,30 @@
+"""Shared entrypoint wrapper: load params once, turn user errors into one clear line."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from collections.abc import Callable
+
+from pdfqa.config import Params, load_params
+from pdfqa.errors import PdfqaError
+from pdfqa.logs import setup
+
+
+def run(name: str, main: Callable[[Params], None], doc: str | None) -> int:
+    parser = argparse.ArgumentParser(prog=f"python -m stages.{name}", description=doc)
+    parser.add_argument(
+        "--params", default="params.yaml", help="params file (default: %(default)s)"
+    )
+    args = parser.parse_args()
+    setup()
+    try:
+        main(load_params(args.params))
+    except PdfqaError as exc:
+        logging.getLogger(f"pdfqa.{name}").error("%s", exc)
+        return 1
+    except KeyboardInterrupt:
+        print(f"{name}: interrupted; outputs were not replaced", file=sys.stderr)
+        return 130
+    return 0

@@ -1,0 +1,89 @@
+"""Shared fixtures. Every PDF a test needs is built for real (pypdf writes encrypted files,
+Pillow writes image-only "scans", truncation makes corrupt ones) or cut from the bundled
+sample corpus; nothing is mocked."""
+
+from __future__ import annotations
+
+import io
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+
+ROOT = Path(__file__).resolve().parents[1]
+SAMPLE_PDFS = ROOT / "data" / "pdfs"
+
+
+def pdf_pages(source: Path, pages: list[int]) -> bytes:
+    """A new PDF made of the given 1-based pages of a sample PDF."""
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter()
+    reader = PdfReader(source)
+    for page in pages:
+        writer.add_page(reader.pages[page - 1])
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def encrypted_pdf(source: Path, password: str = "secret") -> bytes:
+    from pypdf import PdfReader, PdfWriter
+
+    writer = PdfWriter(clone_from=PdfReader(source))
+    writer.encrypt(user_password=password, owner_password=password + "-owner", algorithm="AES-128")
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
+def scanned_pdf(n_pages: int = 2) -> bytes:
+    """Image-only pages, as a scanner without OCR produces them."""
+    from PIL import Image, ImageDraw
+
+    images = []
+    for i in range(n_pages):
+        image = Image.new("RGB", (600, 800), "white")
+        ImageDraw.Draw(image).rectangle([50, 50 + 40 * i, 550, 120 + 40 * i], fill="black")
+        images.append(image)
+    out = io.BytesIO()
+    images[0].save(out, format="PDF", save_all=True, append_images=images[1:])
+    return out.getvalue()
+
+
+@pytest.fixture(scope="session")
+def small_pdf_bytes() -> dict[str, bytes]:
+    """Two small real Korean PDFs cut from the sample corpus."""
+    return {
+        "cjk-ko-part.pdf": pdf_pages(SAMPLE_PDFS / "cjk-ko-doc.pdf", [1, 2, 3]),
+        "oblivoir-part.pdf": pdf_pages(SAMPLE_PDFS / "oblivoir-simpledoc.pdf", [3, 4, 5, 6]),
+    }
+
+
+@pytest.fixture
+def bad_corpus(tmp_path: Path, small_pdf_bytes: dict[str, bytes]) -> Path:
+    """Two good PDFs plus one of every kind of bad input ingest must survive."""
+    folder = tmp_path / "pdfs"
+    folder.mkdir()
+    for name, data in small_pdf_bytes.items():
+        (folder / name).write_bytes(data)
+    good = small_pdf_bytes["cjk-ko-part.pdf"]
+    (folder / "copy-of-cjk.pdf").write_bytes(good)  # duplicate content
+    (folder / "encrypted.pdf").write_bytes(encrypted_pdf(SAMPLE_PDFS / "cjk-ko-doc.pdf"))
+    (folder / "truncated.pdf").write_bytes(good[: len(good) // 3])
+    (folder / "not-really.pdf").write_bytes("<html><body>다운로드 실패</body></html>".encode())
+    (folder / "empty.pdf").write_bytes(b"")
+    (folder / "scan.pdf").write_bytes(scanned_pdf(2))
+    (folder / "notes.txt").write_text("not a pdf, ignored")
+    return folder
+
+
+@pytest.fixture
+def sample_corpus(tmp_path: Path) -> Path:
+    folder = tmp_path / "pdfs"
+    shutil.copytree(SAMPLE_PDFS, folder)
+    return folder

@@ -1,0 +1,35 @@
+"""Repository contracts: params validate, the sample corpus is documented, eval data stays out."""
+
+import yaml
+from conftest import ROOT
+
+from pdfqa.config import load_params
+
+
+def test_params_yaml_is_valid():
+    params = load_params(ROOT / "params.yaml")
+    assert params.chunk.overlap_tokens < params.chunk.max_tokens
+
+
+def test_every_sample_pdf_is_in_sources():
+    sources = (ROOT / "data" / "SOURCES.md").read_text(encoding="utf-8")
+    pdfs = sorted((ROOT / "data" / "pdfs").glob("*.pdf"))
+    assert 3 <= len(pdfs) <= 5
+    for pdf in pdfs:
+        assert pdf.name in sources
+    assert "LPPL" in sources and "texlive-lang-korean" in sources
+
+
+def test_evaluation_document_is_not_in_the_repo():
+    assert not list(ROOT.glob("**/lshort-ko*.pdf"))
+
+
+def test_dvc_stages_are_thin_module_entrypoints():
+    stages = yaml.safe_load((ROOT / "dvc.yaml").read_text())["stages"]
+    for name, stage in stages.items():
+        assert stage["cmd"] == f"python -m stages.{name}"
+        assert (ROOT / "stages" / f"{name}.py").exists()
+
+
+def test_dvc_analytics_off():
+    assert "analytics = false" in (ROOT / ".dvc" / "config").read_text()
