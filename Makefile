@@ -42,6 +42,7 @@ format: install  ## apply ruff fixes and formatting
 bench: install  ## run the benchmarks in benchmarks/
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/fidelity.py
+	$(BIN)/python benchmarks/models.py
 	bash benchmarks/repro_time.sh
 
 clean:  ## remove the virtualenv (DVC outputs stay; `dvc gc` cleans the cache)

@@ -51,3 +51,18 @@ def test_bad_params_are_one_clear_line(tmp_path):
     assert proc.returncode == 1
     assert "overlap_tokens" in proc.stderr
     assert "Traceback" not in proc.stderr
+
+
+def test_models_list_shows_builtins_and_licences(tmp_path):
+    proc = _pdfqa("models", "list", "--base-dir", str(tmp_path))
+    assert proc.returncode == 0, proc.stderr
+    assert "builtin:multilingual-e5-small" in proc.stdout
+    assert "builtin:gemma-3-270m" in proc.stdout
+    assert "Gemma Terms of Use" in proc.stdout
+    assert "not materialised" in proc.stdout
+
+
+def test_models_pull_rejects_unknown_names(tmp_path):
+    proc = _pdfqa("models", "pull", "nope", "--base-dir", str(tmp_path))
+    assert proc.returncode == 1
+    assert "unknown builtin 'nope'" in proc.stderr

