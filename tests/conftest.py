@@ -87,3 +87,32 @@ def sample_corpus(tmp_path: Path) -> Path:
     folder = tmp_path / "pdfs"
     shutil.copytree(SAMPLE_PDFS, folder)
     return folder
+
+
+@pytest.fixture(scope="session")
+def sample_run(tmp_path_factory):
+    """The data stages (ingest → chunk → qa → synth_qa → validate) run once on the bundled
+    corpus, through each stage's main(), into a temp dir. Returns the Params used."""
+    from pdfqa.config import Params, Paths
+
+    out = tmp_path_factory.mktemp("sample_run")
+    paths = Paths(
+        pdfs=SAMPLE_PDFS,
+        pages=out / "interim" / "pages.jsonl",
+        ingest_report=out / "interim" / "ingest_report.json",
+        chunks=out / "processed" / "chunks.jsonl",
+        human_qa=ROOT / "data" / "qa" / "human.jsonl",
+        qa_dir=out / "qa",
+        synthetic_qa=out / "qa" / "synthetic.jsonl",
+        data_docs=out / "reports" / "data_quality",
+        data_quality_metrics=out / "metrics" / "data_quality.json",
+    )
+    from pdfqa.config import load_params
+
+    params = load_params(ROOT / "params.yaml").model_copy(update={"paths": paths})
+    assert isinstance(params, Params)
+    import importlib
+
+    for stage in ("ingest", "chunk", "qa", "synth_qa", "validate"):
+        importlib.import_module(f"stages.{stage}").main(params)
+    return params

@@ -95,3 +95,57 @@ def test_adding_a_pdf_keeps_existing_chunk_ids(repo):
     after = list(read_jsonl(chunks_path))
     assert before < {c["chunk_id"] for c in after}
     assert any(c["source"] == "a-new.pdf" for c in after)
+
+
+def _human_qa_for_parts() -> list[dict]:
+    """Real human records whose evidence lies on the pages the two small PDFs were cut from."""
+    parts = {
+        "cjk-ko-doc.pdf": ("cjk-ko-part.pdf", 1, 3, 0),
+        "oblivoir-simpledoc.pdf": ("oblivoir-part.pdf", 3, 6, 2),
+    }
+    out = []
+    for record in read_jsonl(ROOT / "data" / "qa" / "human.jsonl"):
+        if not record["answerable"]:
+            if record["source"] in parts:
+                out.append(dict(record, source=parts[record["source"]][0]))
+            continue
+        if record["source"] in parts:
+            name, first, last, shift = parts[record["source"]]
+            if first <= record["page"] <= last:
+                out.append(dict(record, source=name, page=record["page"] - shift))
+    return out
+
+
+def test_validate_gate_stops_dvc_repro_with_a_clear_message(repo):
+    import json
+
+    repo, env = repo
+    qa_dir = repo / "data" / "qa"
+    qa_dir.mkdir(parents=True)
+    with open(qa_dir / "human.jsonl", "w", encoding="utf-8") as fh:
+        for record in _human_qa_for_parts():
+            fh.write(json.dumps(record, ensure_ascii=False) + "\n")
+    params_path = repo / "params.yaml"
+    params = yaml.safe_load(params_path.read_text())
+    params["validate"].update(min_train=1, min_val=0, min_test=1)
+    params_path.write_text(yaml.safe_dump(params, allow_unicode=True))
+    dvc = str(BIN / "dvc")
+    ok = _run([dvc, "repro", "validate"], repo, env)
+    assert "data quality gate passed" in ok
+    metrics = json.loads((repo / "metrics" / "data_quality.json").read_text())
+    assert metrics["success"] and (repo / "reports" / "data_quality" / "index.html").exists()
+
+    params["validate"]["min_test"] = 1000
+    params_path.write_text(yaml.safe_dump(params, allow_unicode=True))
+    proc = subprocess.run(
+        [dvc, "repro", "validate"], cwd=repo, env=env, capture_output=True, text=True, timeout=600
+    )
+    output = proc.stdout + proc.stderr
+    assert proc.returncode != 0
+    assert "Running stage 'qa'" not in output  # only the gate re-ran
+    assert "data quality gate failed (1 critical expectation(s))" in output
+    assert (
+        "[qa/qa_split_sizes] expect_column_pair_values_a_to_be_greater_than_b on count: test"
+        in output
+    )
+    assert "Traceback" not in output

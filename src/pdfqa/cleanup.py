@@ -104,10 +104,11 @@ def strip_headers_footers(pages: list[list[str]], opts: CleanupOptions) -> list[
                 drop.add(pos)
             elif (
                 printed
-                and key_pages[key] >= 2
+                and (key_pages[key] >= 2 or pos in (0, len(lines) - 1))
                 and (line.startswith(printed + " ") or line.endswith(" " + printed))
             ):
-                drop.add(pos)  # "4 제 1 장 소개": a chapter header carrying this page's number
+                # "4 제 1 장 소개" / "간단한 연혁 3": a running header carrying this page's number
+                drop.add(pos)
         cleaned.append([line for pos, line in enumerate(lines) if pos not in drop])
     return cleaned
 

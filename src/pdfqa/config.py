@@ -19,7 +19,7 @@ DEFAULT_PARAMS = Path("params.yaml")
 
 
 class _Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
 
 
 class Paths(_Strict):
@@ -28,6 +28,14 @@ class Paths(_Strict):
     ingest_report: Path = Path("data/interim/ingest_report.json")
     chunks: Path = Path("data/processed/chunks.jsonl")
     base_models: Path = Path("models/base")
+    human_qa: Path = Path("data/qa/human.jsonl")
+    qa_dir: Path = Path("data/qa")
+    synthetic_qa: Path = Path("data/qa/synthetic.jsonl")
+    data_docs: Path = Path("reports/data_quality")
+    data_quality_metrics: Path = Path("metrics/data_quality.json")
+
+    def qa_split(self, split: str) -> Path:
+        return self.qa_dir / f"{split}.jsonl"
 
 
 class IngestConfig(_Strict):
@@ -65,6 +73,62 @@ class ChunkConfig(_Strict):
         return self
 
 
+class QAConfig(_Strict):
+    split_by: Literal["section", "document"] = "section"
+    section_pages: int = Field(2, ge=1, description="pages per contiguous section when splitting")
+    val_fraction: float = Field(0.2, ge=0, lt=1)
+    test_fraction: float = Field(0.2, gt=0, lt=1)
+    min_overlap: float = Field(
+        0.8, gt=0, le=1, description="fallback evidence match: best partial character overlap"
+    )
+
+    @model_validator(mode="after")
+    def _fractions(self) -> QAConfig:
+        if self.val_fraction + self.test_fraction >= 1:
+            raise ValueError("qa.val_fraction + qa.test_fraction must leave room for train")
+        return self
+
+    @property
+    def fractions(self) -> dict[str, float]:
+        return {"train": 1 - self.val_fraction - self.test_fraction,
+                "val": self.val_fraction, "test": self.test_fraction}  # fmt: skip
+
+
+class IctConfig(_Strict):
+    remove_sentence_prob: float = Field(0.9, ge=0, le=1)
+    min_chars: int = Field(15, ge=1)
+    max_chars: int = Field(200, ge=1)
+    min_hangul_ratio: float = Field(0.5, ge=0, le=1)
+    max_per_chunk: int = Field(2, ge=1)
+
+
+class LlmSynthConfig(_Strict):
+    max_chunks: int = Field(8, ge=0, description="cap: the CPU default model is slow and weak")
+    questions_per_chunk: int = Field(2, ge=1)
+    max_new_tokens: int = Field(80, ge=8)
+    context_chars: int = Field(600, ge=50)
+    min_overlap: float = Field(
+        0.5, ge=0, le=1, description="share of question morphemes in the chunk"
+    )
+    round_trip_k: int = Field(
+        5, ge=1, description="the chunk must be in BM25's top k for its question"
+    )
+
+
+class SynthQAConfig(_Strict):
+    generators: list[Literal["ict", "llm"]] = ["ict"]
+    ict: IctConfig = IctConfig()
+    llm: LlmSynthConfig = LlmSynthConfig()
+
+
+class ValidateConfig(_Strict):
+    min_corpus_hangul_ratio: float = Field(0.3, ge=0, le=1)
+    max_page_mojibake_ratio: float = Field(0.2, ge=0, le=1)
+    min_train: int = Field(50, ge=0)
+    min_val: int = Field(10, ge=0)
+    min_test: int = Field(20, ge=0)
+
+
 class RetrieverConfig(_Strict):
     base_model: str = Field(
         "builtin:multilingual-e5-small", description="builtin:<name>, local dir or hub id"
@@ -82,6 +146,9 @@ class Params(_Strict):
     paths: Paths = Paths()
     ingest: IngestConfig = IngestConfig()
     chunk: ChunkConfig = ChunkConfig()
+    qa: QAConfig = QAConfig()
+    synth_qa: SynthQAConfig = SynthQAConfig()
+    validate_: ValidateConfig = Field(ValidateConfig(), alias="validate")
     retriever: RetrieverConfig = RetrieverConfig()
     generator: GeneratorConfig = GeneratorConfig()
 

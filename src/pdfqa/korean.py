@@ -79,6 +79,32 @@ def morphemes(text: str) -> list[str]:
     return [token.form for token in kiwi().tokenize(text)]
 
 
+_KEEP_SYMBOL_TAGS = {"SL", "SH", "SN"}  # Latin words, Hanja and numbers carry meaning
+
+
+def search_tokens(text: str) -> list[str]:
+    """Morphemes for lexical matching (BM25, overlap filters): punctuation dropped, Latin
+    lower-cased. Kiwi separates particles and endings, so "패키지를" matches "패키지"."""
+    return [
+        token.form.lower()
+        for token in kiwi().tokenize(text)
+        if not token.tag.startswith("S") or token.tag in _KEEP_SYMBOL_TAGS
+    ]
+
+
+_CONTENT_TAG_PREFIXES = ("NN", "NR", "NP", "VV", "VA", "XR", "MA", "SL", "SH", "SN")
+
+
+def content_tokens(text: str) -> list[str]:
+    """Nouns, verb/adjective stems, roots, adverbs, Latin words, Hanja, numbers: the words that
+    carry meaning. Particles and endings would make any two Korean sentences look similar."""
+    return [
+        token.form.lower()
+        for token in kiwi().tokenize(text)
+        if token.tag.startswith(_CONTENT_TAG_PREFIXES)
+    ]
+
+
 def token_counter(name: str) -> TokenCounter:
     """Texts in, token counts out (batched for Kiwi)."""
     if name == "kiwi":

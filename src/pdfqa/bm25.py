@@ -1,0 +1,33 @@
+"""BM25 over Korean morphemes (Kiwi + bm25s).
+
+Whitespace tokens fail on Korean: "패키지를", "패키지는" and "패키지" would be three different
+terms. Kiwi splits particles and endings off, so a question and a passage share terms.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from pdfqa.korean import search_tokens
+
+
+@dataclass
+class KoreanBM25:
+    texts: list[str]
+    k1: float = 1.5
+    b: float = 0.75
+
+    def __post_init__(self) -> None:
+        import bm25s
+
+        self._index = bm25s.BM25(k1=self.k1, b=self.b)
+        self._index.index([search_tokens(t) or ["∅"] for t in self.texts], show_progress=False)
+
+    def search(self, query: str, k: int = 10) -> list[tuple[int, float]]:
+        """(text index, score) best first; empty when the query shares no term."""
+        tokens = [t for t in search_tokens(query) if t in self._index.vocab_dict]
+        if not tokens:
+            return []
+        k = min(k, len(self.texts))
+        ids, scores = self._index.retrieve([tokens], k=k, show_progress=False)
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]
