@@ -23,6 +23,19 @@ class KoreanBM25:
         self._index = bm25s.BM25(k1=self.k1, b=self.b)
         self._index.index([search_tokens(t) or ["∅"] for t in self.texts], show_progress=False)
 
+    def save(self, directory) -> None:
+        self._index.save(str(directory))
+
+    @classmethod
+    def load(cls, directory, texts: list[str]) -> KoreanBM25:
+        import bm25s
+
+        obj = cls.__new__(cls)
+        obj.texts, obj.k1, obj.b = texts, 0.0, 0.0
+        obj._index = bm25s.BM25.load(str(directory))
+        obj.k1, obj.b = obj._index.k1, obj._index.b
+        return obj
+
     def search(self, query: str, k: int = 10) -> list[tuple[int, float]]:
         """(text index, score) best first; empty when the query shares no term."""
         tokens = [t for t in search_tokens(query) if t in self._index.vocab_dict]

@@ -176,7 +176,12 @@ def chunk_pages(
 ) -> list[Chunk]:
     """pages.jsonl records (any document order) → chunks, documents in source order."""
     split = split or sentence_splitter(cfg.splitter)
-    count = count or token_counter(cfg.tokenizer)
+    if count is None:
+        if cfg.tokenizer == "embedder":
+            raise ValueError(
+                "chunk.tokenizer 'embedder' needs a counter (pdfqa.models.token_counter_for)"
+            )
+        count = token_counter(cfg.tokenizer)
     ordered = sorted(pages, key=lambda p: (p["source"], p["page"]))
     chunks: list[Chunk] = []
     for (doc_id, source), doc_pages in groupby(ordered, key=lambda p: (p["doc_id"], p["source"])):

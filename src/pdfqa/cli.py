@@ -91,6 +91,35 @@ def inspect(
     raise typer.Exit(1 if bad else 0)
 
 
+@app.command()
+def search(
+    query: Annotated[str, typer.Argument(help='question, e.g. "자동 조사 기능을 끄는 방법은?"')],
+    k: Annotated[int, typer.Option("-k", help="number of hits")] = 5,
+    mode: Annotated[str, typer.Option(help="hybrid | dense | bm25")] = "hybrid",
+    index: Annotated[Path, typer.Option(help="index directory (stage index)")] = Path(
+        "models/index"
+    ),
+    chars: Annotated[int, typer.Option(help="characters of each hit to show")] = 160,
+) -> None:
+    """Search the indexed chunks and print hits with their PDF pages."""
+    from pdfqa.errors import PdfqaError
+
+    if mode not in ("hybrid", "dense", "bm25"):
+        typer.echo("error: --mode must be hybrid, dense or bm25", err=True)
+        raise typer.Exit(2)
+    try:
+        from pdfqa.retrieval import Retriever
+
+        retriever = Retriever.from_dir(index)
+    except PdfqaError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for rank, hit in enumerate(retriever.search(query, k, mode), 1):  # type: ignore[arg-type]
+        snippet = " ".join(hit.text.split())[:chars]
+        typer.echo(f"{rank}. [{hit.source} p.{hit.pages()}] score {hit.score:.3f}  {hit.chunk_id}")
+        typer.echo(f"   {snippet}")
+
+
 models_app = typer.Typer(
     help="Builtin offline models: list them, materialise them.", no_args_is_help=True
 )

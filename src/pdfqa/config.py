@@ -33,6 +33,13 @@ class Paths(_Strict):
     synthetic_qa: Path = Path("data/qa/synthetic.jsonl")
     data_docs: Path = Path("reports/data_quality")
     data_quality_metrics: Path = Path("metrics/data_quality.json")
+    embedder: Path = Path("models/embedder")
+    index: Path = Path("models/index")
+    checkpoints: Path = Path("models/.checkpoints")
+    train_embedder_metrics: Path = Path("metrics/train_embedder.json")
+    retrieval_metrics: Path = Path("metrics/retrieval.json")
+    retrieval_report: Path = Path("reports/retrieval.md")
+    plots: Path = Path("plots")
 
     def qa_split(self, split: str) -> Path:
         return self.qa_dir / f"{split}.jsonl"
@@ -59,7 +66,7 @@ class ChunkConfig(_Strict):
         8, ge=1, description="a smaller tail chunk is merged into its neighbour"
     )
     splitter: Literal["kiwi", "regex"] = "kiwi"
-    tokenizer: Literal["kiwi", "whitespace"] = "kiwi"
+    tokenizer: Literal["kiwi", "whitespace", "embedder"] = "kiwi"
 
     @model_validator(mode="after")
     def _overlap_below_max(self) -> ChunkConfig:
@@ -129,10 +136,72 @@ class ValidateConfig(_Strict):
     min_test: int = Field(20, ge=0)
 
 
+class TrainProfile(_Strict):
+    learning_rate: float = Field(2e-5, gt=0)
+    batch_size: int = Field(16, ge=2)
+    epochs: float = Field(3, gt=0)
+    warmup_steps: int = Field(100, ge=0)
+    max_seq_length: int = Field(512, ge=16)
+    eval_steps: int = Field(500, ge=1)
+
+
 class RetrieverConfig(_Strict):
     base_model: str = Field(
         "builtin:multilingual-e5-small", description="builtin:<name>, local dir or hub id"
     )
+    profile: Literal["cpu", "gpu"] = "cpu"
+    loss: Literal["mnrl", "cosine"] = "mnrl"
+    hard_negatives: int = Field(0, ge=0, description="mined negatives per question (mnrl)")
+    negatives_per_question: int = Field(2, ge=1, description="label-0.0 negatives (cosine)")
+    mining: Literal["bm25", "base"] = "bm25"
+    mining_top_k: int = Field(20, ge=1)
+    near_duplicate: float = Field(
+        0.8, gt=0, le=1, description="skip negatives this similar to the positive"
+    )
+    use_synthetic: bool = True
+    freeze_embeddings: bool = Field(True, description="keep the token embedding matrix fixed")
+    mnrl_scale: float = Field(
+        100.0, gt=0, description="similarity scale (1/temperature); e5 was trained at 0.01"
+    )
+    profiles: dict[str, TrainProfile] = {
+        "gpu": TrainProfile(),
+        "cpu": TrainProfile(learning_rate=2e-5, batch_size=16, epochs=2, warmup_steps=5,
+                            max_seq_length=256, eval_steps=9),
+    }  # fmt: skip
+
+    @model_validator(mode="after")
+    def _profile_exists(self) -> RetrieverConfig:
+        if self.profile not in self.profiles:
+            raise ValueError(f"retriever.profile {self.profile!r} is not in retriever.profiles")
+        return self
+
+    @property
+    def training(self) -> TrainProfile:
+        return self.profiles[self.profile]
+
+
+class IndexConfig(_Strict):
+    dense: Literal["flat", "ivf", "hnsw"] = "flat"
+    ivf_nlist: int = Field(64, ge=1)
+    hnsw_m: int = Field(32, ge=4)
+    bm25_k1: float = Field(1.5, gt=0)
+    bm25_b: float = Field(0.75, ge=0, le=1)
+    fusion: Literal["rrf", "weighted"] = "rrf"
+    rrf_k: int = Field(60, ge=1)
+    dense_weight: float = Field(0.5, ge=0, le=1)
+    candidates: int = Field(50, ge=1, description="per-ranker depth fused in hybrid search")
+    reranker: str | None = Field(None, description="cross-encoder model ref; null = off")
+
+
+class EvalRetrievalConfig(_Strict):
+    ks: list[int] = [1, 3, 5, 10]
+    bootstrap: int = Field(1000, ge=100)
+
+
+class WandbConfig(_Strict):
+    mode: Literal["offline", "online", "disabled"] = "offline"
+    project: str = "pdfqa"
+    dir: Path = Path("wandb")
 
 
 class GeneratorConfig(_Strict):
@@ -150,6 +219,9 @@ class Params(_Strict):
     synth_qa: SynthQAConfig = SynthQAConfig()
     validate_: ValidateConfig = Field(ValidateConfig(), alias="validate")
     retriever: RetrieverConfig = RetrieverConfig()
+    index: IndexConfig = IndexConfig()
+    eval_retrieval: EvalRetrievalConfig = EvalRetrievalConfig()
+    wandb: WandbConfig = WandbConfig()
     generator: GeneratorConfig = GeneratorConfig()
 
 

