@@ -68,17 +68,20 @@ def main() -> None:
         for i, t in enumerate(texts)
     ]
 
-    model.encode(sample[:32], prompt_name="passage")  # warm-up
-    start = time.perf_counter()
-    model.encode(sample, prompt_name="passage", batch_size=32)
-    bare = time.perf_counter() - start
-    start = time.perf_counter()
-    Retriever.build(chunks[: args.n_throughput], model, "bench", settings, progress=False)
-    built = time.perf_counter() - start
-    print(
-        f"throughput on {len(sample)} chunks: bare encode {len(sample) / bare:.1f} chunks/s, "
-        f"index build {len(sample) / built:.1f} chunks/s, ratio {bare / built:.2f} (target >= 0.9)"
-    )
+    # Warm-ups: the model, Kiwi (loaded once per process, ~1.5 s) and bm25s are "already loaded".
+    model.encode(sample[:32], prompt_name="passage")
+    KoreanBM25(sample[:10])
+    bare_times, build_times = [], []
+    for _ in range(2):  # alternate, best of two, so neither side benefits from order
+        start = time.perf_counter()
+        model.encode(sample, prompt_name="passage", batch_size=32)
+        bare_times.append(time.perf_counter() - start)
+        start = time.perf_counter()
+        Retriever.build(chunks[: args.n_throughput], model, "bench", settings, progress=False)
+        build_times.append(time.perf_counter() - start)
+    bare, built = min(bare_times), min(build_times)
+    print(f"throughput on {len(sample)} chunks: bare encode {len(sample) / bare:.1f} chunks/s, "
+          f"index build {len(sample) / built:.1f} chunks/s, ratio {bare / built:.2f} (target >= 0.9)")
 
     vectors = encode_passages(model, sample)
     rng = np.random.default_rng(0)
