@@ -80,8 +80,10 @@ def main() -> None:
         Retriever.build(chunks[: args.n_throughput], model, "bench", settings, progress=False)
         build_times.append(time.perf_counter() - start)
     bare, built = min(bare_times), min(build_times)
-    print(f"throughput on {len(sample)} chunks: bare encode {len(sample) / bare:.1f} chunks/s, "
-          f"index build {len(sample) / built:.1f} chunks/s, ratio {bare / built:.2f} (target >= 0.9)")
+    print(
+        f"throughput on {len(sample)} chunks: bare encode {len(sample) / bare:.1f} chunks/s, "
+        f"index build {len(sample) / built:.1f} chunks/s, ratio {bare / built:.2f} (target >= 0.9)"
+    )
 
     vectors = encode_passages(model, sample)
     rng = np.random.default_rng(0)

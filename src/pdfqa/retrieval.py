@@ -37,25 +37,26 @@ class Hit:
         )
 
 
+def _encode(
+    model, texts: Sequence[str], prompt: str, batch_size: int, progress: bool
+) -> np.ndarray:
+    """L2-normalised embeddings, with the model's prompt of that name when it has one (e5)."""
+    vectors = model.encode(
+        list(texts), prompt_name=prompt if prompt in (model.prompts or {}) else None,
+        batch_size=batch_size, normalize_embeddings=True, convert_to_numpy=True,
+        show_progress_bar=progress,
+    )  # fmt: skip
+    return np.asarray(vectors, dtype=np.float32)
+
+
 def encode_passages(
     model, texts: Sequence[str], batch_size: int = 32, progress: bool = False
 ) -> np.ndarray:
-    """L2-normalised passage embeddings (e5 prompt when the model has one)."""
-    prompt_name = "passage" if "passage" in (model.prompts or {}) else None
-    vectors = model.encode(
-        list(texts), prompt_name=prompt_name, batch_size=batch_size,
-        normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=progress,
-    )  # fmt: skip
-    return np.asarray(vectors, dtype=np.float32)
+    return _encode(model, texts, "passage", batch_size, progress)
 
 
 def encode_queries(model, queries: Sequence[str], batch_size: int = 32) -> np.ndarray:
-    prompt_name = "query" if "query" in (model.prompts or {}) else None
-    vectors = model.encode(
-        list(queries), prompt_name=prompt_name, batch_size=batch_size,
-        normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False,
-    )  # fmt: skip
-    return np.asarray(vectors, dtype=np.float32)
+    return _encode(model, queries, "query", batch_size, False)
 
 
 def build_faiss(vectors: np.ndarray, kind: str = "flat", nlist: int = 64, hnsw_m: int = 32):
