@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -229,7 +229,3 @@ def cross_encoder_reranker(model_ref: str) -> Callable[[str, list[str]], list[fl
 
     model = CrossEncoder(resolve(model_ref))
     return lambda query, texts: model.predict([(query, t) for t in texts]).tolist()
-
-
-def hit_dict(hit: Hit) -> dict:
-    return asdict(hit)
