@@ -13,15 +13,11 @@ from __future__ import annotations
 
 import argparse
 import logging
-import re
-import unicodedata
 from pathlib import Path
 
+from pdfqa.qa import squash  # the same whitespace-insensitive form QA evidence uses
+
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "fidelity"
-
-
-def squash(text: str) -> str:
-    return re.sub(r"\s+", "", unicodedata.normalize("NFC", text))
 
 
 def cer(reference: str, hypothesis: str) -> float:
