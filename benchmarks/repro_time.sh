@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Wall time of `make repro` from a fresh clone (venv + install + full pipeline), then of a
-# no-op `dvc repro` (target < 5 s). Commit first: the clone sees only committed files.
+# Wall time of `make repro` from a fresh clone (venv + install + full pipeline) with the time of
+# every DVC stage, then of a no-op `dvc repro` (target < 5 s). Commit first: the clone sees only
+# committed files.
 #   bash benchmarks/repro_time.sh
 set -euo pipefail
 src=$(git rev-parse --show-toplevel)
@@ -10,14 +11,30 @@ git clone -q "$src" "$work/pdfqa"
 cd "$work/pdfqa"
 export DVC_SITE_CACHE_DIR="$work/dvc-site-cache"
 t0=$(date +%s.%N)
-make repro > "$work/repro.log" 2>&1 || { tail -30 "$work/repro.log"; exit 1; }
+# every output line stamped with the time it appeared: stage times come from "Running stage"
+(make repro 2>&1 || echo "MAKE FAILED") | while IFS= read -r line; do
+  printf '%s %s\n' "$(date +%s.%N)" "$line"
+done > "$work/repro.log"
 t1=$(date +%s.%N)
+grep -q "MAKE FAILED" "$work/repro.log" && { tail -30 "$work/repro.log"; exit 1; }
 .venv/bin/dvc repro > "$work/noop.log" 2>&1
 t2=$(date +%s.%N)
 grep -q "Running stage" "$work/noop.log" && { echo "no-op repro re-ran a stage:"; cat "$work/noop.log"; exit 1; }
-python3 - "$t0" "$t1" "$t2" <<'PY'
-import sys
-t0, t1, t2 = map(float, sys.argv[1:])
+python3 - "$t0" "$t1" "$t2" "$work/repro.log" <<'PY'
+import re, sys
+t0, t1, t2 = map(float, sys.argv[1:4])
+starts = []
+for line in open(sys.argv[4], encoding="utf-8", errors="replace"):
+    stamp, _, text = line.partition(" ")
+    m = re.search(r"Running stage '([^']+)'", text)
+    if m:
+        starts.append((m.group(1), float(stamp)))
 print(f"make repro (fresh clone, incl. venv + install): {t1 - t0:6.1f} s")
+if starts:
+    print(f"  venv + install before the first stage:        {starts[0][1] - t0:6.1f} s")
+    pipeline = t1 - starts[0][1]
+    for (name, start), nxt in zip(starts, [s for _, s in starts[1:]] + [t1]):
+        print(f"  {name:<20} {nxt - start:7.1f} s")
+    print(f"  dvc repro (all stages):                       {pipeline:6.1f} s")
 print(f"dvc repro, nothing changed:                     {t2 - t1:6.2f} s (target < 5 s)")
 PY

@@ -116,3 +116,65 @@ def sample_run(tmp_path_factory):
     for stage in ("ingest", "chunk", "qa", "synth_qa", "validate"):
         importlib.import_module(f"stages.{stage}").main(params)
     return params
+
+
+@pytest.fixture(scope="session")
+def trained_retriever(sample_run, tmp_path_factory):
+    """train_embedder (toy scale) → index → eval_retrieval on the sample corpus, once per session."""
+    from models_cache import builtin_dir
+
+    import stages.eval_retrieval
+    import stages.index
+    import stages.train_embedder
+
+    out = tmp_path_factory.mktemp("retriever")
+    rc = sample_run.retriever
+    tiny = rc.profiles["cpu"].model_copy(
+        update={"epochs": 0.12, "batch_size": 8, "max_seq_length": 64, "eval_steps": 2}
+    )
+    params = sample_run.model_copy(
+        update={
+            "retriever": rc.model_copy(update={"base_model": str(builtin_dir("multilingual-e5-small")),
+                                               "profiles": {**rc.profiles, "cpu": tiny}}),
+            "paths": sample_run.paths.model_copy(update={
+                "embedder": out / "embedder", "index": out / "index", "checkpoints": out / "ckpt",
+                "train_embedder_metrics": out / "metrics" / "train_embedder.json",
+                "retrieval_metrics": out / "metrics" / "retrieval.json",
+                "retrieval_report": out / "reports" / "retrieval.md", "plots": out / "plots"}),
+            "wandb": sample_run.wandb.model_copy(update={"mode": "offline", "dir": out / "wandb"}),
+            "eval_retrieval": sample_run.eval_retrieval.model_copy(update={"bootstrap": 200}),
+        }
+    )  # fmt: skip
+    stages.train_embedder.main(params)
+    stages.index.main(params)
+    stages.eval_retrieval.main(params)
+    return params
+
+
+@pytest.fixture(scope="session")
+def tiny_gemma(tmp_path_factory) -> Path:
+    """A randomly initialised 2-layer Gemma 3 with the real Gemma tokenizer: the generator
+    code paths (LoRA, QLoRA, generation) in seconds instead of minutes."""
+    import torch
+    from models_cache import builtin_dir
+    from transformers import AutoConfig, AutoModelForCausalLM, AutoTokenizer
+
+    source = builtin_dir("gemma-3-270m")
+    config = AutoConfig.from_pretrained(source)
+    config.update({"num_hidden_layers": 2, "hidden_size": 64, "intermediate_size": 128,
+                   "num_attention_heads": 2, "num_key_value_heads": 1, "head_dim": 32})  # fmt: skip
+    config.layer_types = config.layer_types[:2]
+    torch.manual_seed(0)
+    model = AutoModelForCausalLM.from_config(config)
+    out = tmp_path_factory.mktemp("tiny_gemma")
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(source).save_pretrained(out)
+    return out
+
+
+@pytest.fixture(scope="session")
+def gemma_tokenizer():
+    from models_cache import builtin_dir
+    from transformers import AutoTokenizer
+
+    return AutoTokenizer.from_pretrained(builtin_dir("gemma-3-270m"))

@@ -51,35 +51,8 @@ def test_cosine_dataset_has_the_guides_labels():
 
 
 @pytest.fixture(scope="module")
-def trained(sample_run, tmp_path_factory):
-    from models_cache import builtin_dir
-
-    import stages.eval_retrieval
-    import stages.index
-    import stages.train_embedder
-
-    out = tmp_path_factory.mktemp("retriever")
-    rc = sample_run.retriever
-    tiny = rc.profiles["cpu"].model_copy(
-        update={"epochs": 0.12, "batch_size": 8, "max_seq_length": 64, "eval_steps": 2}
-    )
-    params = sample_run.model_copy(
-        update={
-            "retriever": rc.model_copy(update={"base_model": str(builtin_dir("multilingual-e5-small")),
-                                               "profiles": {**rc.profiles, "cpu": tiny}}),
-            "paths": sample_run.paths.model_copy(update={
-                "embedder": out / "embedder", "index": out / "index", "checkpoints": out / "ckpt",
-                "train_embedder_metrics": out / "metrics" / "train_embedder.json",
-                "retrieval_metrics": out / "metrics" / "retrieval.json",
-                "retrieval_report": out / "reports" / "retrieval.md", "plots": out / "plots"}),
-            "wandb": sample_run.wandb.model_copy(update={"mode": "offline", "dir": out / "wandb"}),
-            "eval_retrieval": sample_run.eval_retrieval.model_copy(update={"bootstrap": 200}),
-        }
-    )  # fmt: skip
-    stages.train_embedder.main(params)
-    stages.index.main(params)
-    stages.eval_retrieval.main(params)
-    return params
+def trained(trained_retriever):
+    return trained_retriever
 
 
 @pytest.mark.slow

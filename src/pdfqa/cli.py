@@ -120,6 +120,67 @@ def search(
         typer.echo(f"   {snippet}")
 
 
+@app.command()
+def ask(
+    question: Annotated[
+        str, typer.Argument(help='question, e.g. "ko.TeX이 CTAN에 처음 등재된 해는?"')
+    ],
+    system: Annotated[
+        str,
+        typer.Option(help="lora (adapted generator) | base | extractive (no LLM, fast) | openai"),
+    ] = "lora",
+    endpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="OpenAI-compatible server for --system openai, e.g. http://localhost:8000/v1"
+        ),
+    ] = None,
+    model: Annotated[
+        str | None,
+        typer.Option(
+            help="model name (served name for --system openai; default generator.base_model)"
+        ),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="print the answer as JSON")] = False,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Answer a question from the indexed PDFs with page citations and a confidence score.
+
+    Needs `dvc repro` to have built the index (and, for lora, the adapter). Below the
+    confidence threshold fitted by eval_generation the engine answers that the documents do
+    not contain the answer."""
+    import json
+    import os
+
+    from pdfqa.config import load_params
+    from pdfqa.errors import PdfqaError
+    from pdfqa.logs import setup
+
+    setup()
+    try:
+        from pdfqa.generation import engine_for
+
+        cfg = load_params(params)
+        engine = engine_for(system, cfg, endpoint=endpoint, model_name=model,
+                            api_key=os.environ.get("OPENAI_API_KEY"))  # fmt: skip
+        answer = engine.answer(question)
+    except PdfqaError as exc:
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    if as_json:
+        typer.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+        return
+    typer.echo(answer.text)
+    typer.echo("")
+    for source, page in answer.citations:
+        typer.echo(f"  출처: {source} p.{page}")
+    if not answer.citations:
+        typer.echo("  출처: —")
+    typer.echo(
+        f"  confidence {answer.confidence_score:.2f} · {answer.latency_ms:.0f} ms · {answer.model}"
+    )
+
+
 models_app = typer.Typer(
     help="Builtin offline models: list them, materialise them.", no_args_is_help=True
 )

@@ -40,6 +40,11 @@ class Paths(_Strict):
     retrieval_metrics: Path = Path("metrics/retrieval.json")
     retrieval_report: Path = Path("reports/retrieval.md")
     plots: Path = Path("plots")
+    generator_adapter: Path = Path("models/generator_adapter")
+    train_generator_metrics: Path = Path("metrics/train_generator.json")
+    calibration: Path = Path("models/calibration.json")
+    generation_metrics: Path = Path("metrics/generation.json")
+    generation_report: Path = Path("reports/generation.md")
 
     def qa_split(self, split: str) -> Path:
         return self.qa_dir / f"{split}.jsonl"
@@ -204,10 +209,108 @@ class WandbConfig(_Strict):
     dir: Path = Path("wandb")
 
 
+GUIDE_TEMPLATE = (
+    "다음은 문서의 내용입니다:\n\n{context}\n\n질문: {question}\n\n"
+    "위 문서 내용을 바탕으로 정확하고 도움이 되는 답변을 제공해주세요.\n\n답변: {answer}"
+)
+
+
+class LoraSettings(_Strict):
+    r: int = Field(8, ge=1)
+    alpha: int = Field(32, ge=1)
+    dropout: float = Field(0.1, ge=0, lt=1)
+    target_modules: list[str] = ["q_proj", "v_proj"]
+    qlora_extra_modules: list[str] = Field(
+        ["k_proj", "o_proj"], description="also adapted when quantization is 4bit"
+    )
+
+
+class GeneratorProfile(_Strict):
+    epochs: float = Field(3, gt=0)
+    batch_size: int = Field(2, ge=1)
+    grad_accum: int = Field(8, ge=1)
+    learning_rate: float = Field(1e-4, gt=0)
+    warmup_steps: int = Field(100, ge=0)
+    eval_steps: int = Field(
+        500, ge=1, description="evaluate and checkpoint every N optimizer steps"
+    )
+    save_total_limit: int = Field(2, ge=1)
+
+
+class ConfidenceConfig(_Strict):
+    """How sure the engine is that its answer is supported; below ``threshold`` it abstains.
+    eval_generation fits the combination on val and writes it to ``paths.calibration``; these
+    are the defaults used before that file exists."""
+
+    retrieval_weight: float = Field(0.5, ge=0, le=1, description="vs generation likelihood")
+    threshold: float = Field(0.35, ge=0, le=1)
+    max_answerable_drop: float = Field(
+        0.05, ge=0, le=1, description="calibration: answerable accuracy the threshold may cost"
+    )
+
+
 class GeneratorConfig(_Strict):
     base_model: str = Field(
         "builtin:gemma-3-270m", description="builtin:<name>, local dir or hub id"
     )
+    prompt_template: str = GUIDE_TEMPLATE
+    abstain_answer: str = "문서에서 답을 찾을 수 없습니다."
+    max_length: int = Field(576, ge=64, description="prompt + answer tokens (train and inference)")
+    context_chunks: int = Field(3, ge=1, description="chunks offered to the model per question")
+    abstain_augment: float = Field(
+        0.0,
+        ge=0,
+        le=1,
+        description="share of answerable train questions also shown with "
+        "distractors only and the abstention answer",
+    )
+    quantization: Literal["none", "4bit"] = "none"
+    lora: LoraSettings = LoraSettings()
+    profile: Literal["cpu", "gpu"] = "cpu"
+    profiles: dict[str, GeneratorProfile] = {
+        "gpu": GeneratorProfile(),
+        "cpu": GeneratorProfile(epochs=2, batch_size=2, grad_accum=4, learning_rate=2e-4,
+                                warmup_steps=5, eval_steps=14),
+    }  # fmt: skip
+    max_new_tokens: int = Field(64, ge=1)
+    repetition_penalty: float = Field(1.15, ge=1)
+    batch_size: int = Field(8, ge=1, description="questions generated together in evaluation")
+    confidence: ConfidenceConfig = ConfidenceConfig()
+
+    @model_validator(mode="after")
+    def _check(self) -> GeneratorConfig:
+        if self.profile not in self.profiles:
+            raise ValueError(f"generator.profile {self.profile!r} is not in generator.profiles")
+        template = self.prompt_template
+        for field in ("{context}", "{question}", "{answer}"):
+            if template.count(field) != 1:
+                raise ValueError(f"generator.prompt_template must contain {field} exactly once")
+        if not template.endswith("{answer}"):
+            raise ValueError("generator.prompt_template must end with {answer}")
+        return self
+
+    @property
+    def training(self) -> GeneratorProfile:
+        return self.profiles[self.profile]
+
+    @property
+    def target_modules(self) -> list[str]:
+        extra = self.lora.qlora_extra_modules if self.quantization == "4bit" else []
+        return list(dict.fromkeys([*self.lora.target_modules, *extra]))
+
+
+class EvalGenerationConfig(_Strict):
+    systems: list[Literal["base", "lora", "extractive"]] = ["base", "lora", "extractive"]
+    bootstrap: int = Field(1000, ge=100)
+    latency_samples: int = Field(
+        8, ge=1, description="single-question answer() calls timed per system for p50/p95"
+    )
+    samples_in_report: int = Field(10, ge=0)
+    weights: dict[str, float] = Field(
+        {"rouge_l": 0.25, "token_f1": 0.25, "span_hit": 0.2, "faithfulness": 0.15,
+         "abstention_f1": 0.15},
+        description="overall_system_score = weighted mean of these metrics",
+    )  # fmt: skip
 
 
 class Params(_Strict):
@@ -223,6 +326,7 @@ class Params(_Strict):
     eval_retrieval: EvalRetrievalConfig = EvalRetrievalConfig()
     wandb: WandbConfig = WandbConfig()
     generator: GeneratorConfig = GeneratorConfig()
+    eval_generation: EvalGenerationConfig = EvalGenerationConfig()
 
 
 def load_params(path: Path | str = DEFAULT_PARAMS) -> Params:

@@ -1,0 +1,373 @@
+"""The answer engine: retrieve, prompt, generate, cite, score confidence, abstain.
+
+``AnswerGenerator(model_type, model_name, adapter, retriever=..., settings=...)`` answers with
+one of three back ends:
+
+- ``HUGGINGFACE``: a transformers causal LM (builtin Gemma by default) plus an optional peft
+  LoRA adapter (merged for inference), batched greedy decoding with a repetition penalty.
+- ``EXTRACTIVE``: no language model; the retrieved sentence that covers the question best. Fast
+  on any CPU and never says anything the document does not.
+- ``OPENAI_COMPATIBLE``: any server speaking the OpenAI completions API (vLLM serving the base
+  model with ``--lora-modules pdfqa=models/generator_adapter``, llama.cpp, TGI …).
+
+Whatever the back end says, the engine abstains with ``generator.abstain_answer`` when the
+model itself abstains or the calibrated confidence is below the threshold.
+"""
+
+from __future__ import annotations
+
+import enum
+import json
+import logging
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from pdfqa.confidence import Calibration, Signals
+from pdfqa.config import GeneratorConfig
+from pdfqa.errors import PdfqaError
+from pdfqa.prompting import PromptBuilder, clean_generation, support
+
+log = logging.getLogger("pdfqa.generation")
+
+
+class ModelType(enum.StrEnum):
+    HUGGINGFACE = "huggingface"
+    EXTRACTIVE = "extractive"
+    OPENAI_COMPATIBLE = "openai_compatible"
+
+
+@dataclass
+class Answer:
+    text: str
+    citations: list[tuple[str, int]]
+    contexts: list  # retrieval Hits offered to the model
+    confidence_score: float
+    latency_ms: float
+    model: str
+    abstained: bool = False
+    raw_text: str = ""  # before abstention (what the model said)
+    signals: Signals | None = field(default=None, repr=False)
+
+    def to_dict(self) -> dict:
+        return {"text": self.text, "citations": [list(c) for c in self.citations],
+                "confidence_score": round(self.confidence_score, 4),
+                "latency_ms": round(self.latency_ms, 1), "model": self.model,
+                "abstained": self.abstained, "raw_text": self.raw_text}  # fmt: skip
+
+
+@dataclass
+class Draft:
+    """What a back end returns before the engine decides to answer or abstain."""
+
+    text: str
+    likelihood: float
+    cited: list[int] | None = None  # indices into the contexts (extractive knows exactly)
+
+
+def is_abstention(text: str, abstain_answer: str) -> bool:
+    from pdfqa.qa import squash
+
+    return (
+        not text.strip() or squash(abstain_answer)[:8] in squash(text) or "찾을수없" in squash(text)
+    )
+
+
+def cite(answer: str, hits: Sequence) -> list[int]:
+    """Contexts that support the answer best (at least half as well as the best one)."""
+    from pdfqa.korean import content_tokens
+
+    tokens = content_tokens(answer)
+    scores = [support(tokens, set(content_tokens(h.text))) for h in hits]
+    if not scores or max(scores) == 0:
+        return [0] if hits else []
+    best = max(scores)
+    return [i for i, s in enumerate(scores) if s >= best / 2]
+
+
+class HuggingFaceBackend:
+    def __init__(self, settings: GeneratorConfig, model_name: str, adapter: Path | None, base_dir):
+        import torch
+
+        from pdfqa.models import default_device, load_causal_lm
+
+        self.device = default_device()
+        dtype = torch.bfloat16 if self.device == "cuda" else torch.float32
+        model, tokenizer = load_causal_lm(model_name, base_dir, dtype=dtype)
+        if adapter is not None:
+            from peft import PeftModel
+
+            if not (Path(adapter) / "adapter_config.json").exists():
+                raise PdfqaError(f"no LoRA adapter in {adapter}: run `dvc repro train_generator`")
+            model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
+        self.model = model.to(self.device).eval()
+        tokenizer.padding_side = "left"  # generation continues every row at the same position
+        if tokenizer.pad_token_id is None:
+            tokenizer.pad_token = tokenizer.eos_token
+        self.tokenizer = tokenizer
+        self.settings = settings
+        self.builder = PromptBuilder(tokenizer, settings.prompt_template, settings.max_length)
+
+    def generate(self, prompts: list[str]) -> list[Draft]:
+        import torch
+
+        s = self.settings
+        enc = self.tokenizer(prompts, return_tensors="pt", padding=True).to(self.device)
+        with torch.no_grad():
+            out = self.model.generate(
+                **enc, max_new_tokens=s.max_new_tokens, do_sample=False,
+                repetition_penalty=s.repetition_penalty, output_logits=True,
+                return_dict_in_generate=True, pad_token_id=self.tokenizer.pad_token_id,
+                stop_strings=["\n\n질문:", "\n질문:", "\n\n다음은"], tokenizer=self.tokenizer,
+            )  # fmt: skip
+        new = out.sequences[:, enc["input_ids"].shape[1] :]
+        logprobs = torch.stack(out.logits, dim=1).float().log_softmax(-1)
+        token_lp = logprobs.gather(-1, new[:, : logprobs.shape[1], None]).squeeze(-1)
+        drafts = []
+        for row in range(len(prompts)):
+            ids = new[row].tolist()
+            stop = len(ids)
+            for j, t in enumerate(ids):
+                if t in (self.tokenizer.eos_token_id, self.tokenizer.pad_token_id):
+                    stop = j
+                    break
+            lp = token_lp[row, : max(1, stop)].tolist()
+            text = self.tokenizer.decode(ids[:stop], skip_special_tokens=True)
+            drafts.append(Draft(text, math.exp(sum(lp) / len(lp))))
+        return drafts
+
+
+class OpenAICompatibleBackend:
+    """POST /v1/completions with the same prompt the local model gets; urllib, no SDK."""
+
+    def __init__(self, settings: GeneratorConfig, model_name: str, endpoint: str, api_key: str | None,
+                 tokenizer=None, timeout: float = 120.0):  # fmt: skip
+        self.settings = settings
+        self.model_name = model_name
+        self.url = (
+            endpoint.rstrip("/")
+            + ("" if endpoint.rstrip("/").endswith("/v1") else "/v1")
+            + "/completions"
+        )
+        self.api_key = api_key
+        self.timeout = timeout
+        self.builder = PromptBuilder(
+            tokenizer or _CharTokenizer(), settings.prompt_template, settings.max_length
+        )
+
+    def generate(self, prompts: list[str]) -> list[Draft]:
+        import urllib.error
+        import urllib.request
+
+        drafts = []
+        for prompt in prompts:
+            body = {"model": self.model_name, "prompt": prompt, "max_tokens": self.settings.max_new_tokens,
+                    "temperature": 0, "logprobs": 1, "stop": ["\n\n질문:", "\n질문:"],
+                    "repetition_penalty": self.settings.repetition_penalty}  # fmt: skip
+            request = urllib.request.Request(
+                self.url, data=json.dumps(body).encode(), method="POST",
+                headers={"Content-Type": "application/json",
+                         **({"Authorization": f"Bearer {self.api_key}"} if self.api_key else {})},
+            )  # fmt: skip
+            try:
+                with urllib.request.urlopen(request, timeout=self.timeout) as response:
+                    payload = json.load(response)
+            except (urllib.error.URLError, TimeoutError, json.JSONDecodeError) as exc:
+                raise PdfqaError(f"OpenAI-compatible server at {self.url} failed: {exc}") from None
+            choice = payload["choices"][0]
+            lps = [
+                x
+                for x in ((choice.get("logprobs") or {}).get("token_logprobs") or [])
+                if x is not None
+            ]
+            drafts.append(
+                Draft(choice.get("text", ""), math.exp(sum(lps) / len(lps)) if lps else 0.5)
+            )
+        return drafts
+
+
+class _CharTokenizer:
+    """Budgeting stand-in when the served model's tokenizer is not local: ~1 token per 2
+    Korean characters errs towards shorter prompts."""
+
+    def __call__(self, text: str, add_special_tokens: bool = False) -> dict:
+        return {"input_ids": list(range((len(text) + 1) // 2))}
+
+    def decode(self, ids, skip_special_tokens: bool = True) -> str:  # never used to decode text
+        raise NotImplementedError
+
+
+class ExtractiveBackend:
+    """Best-supported sentence(s) from the contexts: question content words covered, then rank."""
+
+    builder = None
+
+    def __init__(self, settings: GeneratorConfig, min_chars: int = 20):
+        self.settings = settings
+        self.min_chars = min_chars
+
+    def answer(self, question: str, hits: Sequence) -> Draft:
+        from pdfqa.korean import content_tokens, split_sentences_kiwi
+
+        wanted = set(content_tokens(question))
+        best = (-1.0, 0, 0, "")
+        sentences_per_hit = split_sentences_kiwi([h.text for h in hits]) if hits else []
+        for rank, sentences in enumerate(sentences_per_hit):
+            for j, sentence in enumerate(sentences):
+                tokens = set(content_tokens(sentence))
+                coverage = len(wanted & tokens) / len(wanted) if wanted else 0.0
+                score = coverage - 0.02 * rank  # ties go to the better-ranked passage
+                if score > best[0]:
+                    text = sentence
+                    if len(text) < self.min_chars and j + 1 < len(sentences):
+                        text = f"{text} {sentences[j + 1]}"
+                    best = (score, rank, coverage, text)
+        if best[0] < 0:
+            return Draft("", 0.0, [])
+        _, rank, coverage, text = best
+        return Draft(text, coverage, [rank])
+
+
+class AnswerGenerator:
+    def __init__(
+        self,
+        model_type: ModelType | str = ModelType.HUGGINGFACE,
+        model_name: str | None = None,
+        adapter: Path | str | None = None,
+        *,
+        retriever,
+        settings: GeneratorConfig | None = None,
+        calibration: Calibration | None = None,
+        base_dir: Path | None = None,
+        endpoint: str | None = None,
+        api_key: str | None = None,
+        label: str | None = None,
+    ):
+        self.model_type = ModelType(model_type)
+        self.settings = settings or GeneratorConfig()
+        self.retriever = retriever
+        self.calibration = calibration or Calibration(
+            threshold=self.settings.confidence.threshold,
+            retrieval_weight=self.settings.confidence.retrieval_weight,
+        )
+        model_name = model_name or self.settings.base_model
+        if self.model_type is ModelType.HUGGINGFACE:
+            from pdfqa.models.builtins import DEFAULT_BASE_DIR
+
+            self.backend = HuggingFaceBackend(self.settings, model_name, Path(adapter) if adapter else None,
+                                              base_dir or DEFAULT_BASE_DIR)  # fmt: skip
+        elif self.model_type is ModelType.OPENAI_COMPATIBLE:
+            if not endpoint:
+                raise PdfqaError(
+                    "OPENAI_COMPATIBLE needs an endpoint, e.g. http://localhost:8000/v1"
+                )
+            self.backend = OpenAICompatibleBackend(self.settings, model_name, endpoint, api_key)
+        else:
+            self.backend = ExtractiveBackend(self.settings)
+        self.model_label = label or (
+            "extractive" if self.model_type is ModelType.EXTRACTIVE
+            else f"{model_name}{' + ' + str(adapter) if adapter else ''}"
+        )  # fmt: skip
+
+    def answer(self, question: str) -> Answer:
+        return self.answer_batch([question])[0]
+
+    def answer_batch(self, questions: Sequence[str]) -> list[Answer]:
+        """Answers in order; latency_ms is this batch's wall time divided by its size."""
+        start = time.perf_counter()
+        retrieved = [self._retrieve(q) for q in questions]
+        if isinstance(self.backend, ExtractiveBackend):
+            drafts = [
+                self.backend.answer(q, hits)
+                for q, (hits, _) in zip(questions, retrieved, strict=True)
+            ]
+            used = [hits for hits, _ in retrieved]
+        else:
+            prompts, used = [], []
+            for q, (hits, _) in zip(questions, retrieved, strict=True):
+                prompt, placed = self.backend.builder.build(
+                    q, [h.text for h in hits], reserve=self.settings.max_new_tokens
+                )
+                prompts.append(prompt)
+                used.append([hits[i] for i in placed])
+            drafts = self.backend.generate(prompts)
+        per_question_ms = (time.perf_counter() - start) * 1000 / max(1, len(questions))
+        return [self._finish(q, d, hits, signals, per_question_ms)
+                for q, d, hits, (_, signals) in zip(questions, drafts, used, retrieved, strict=True)]  # fmt: skip
+
+    def _retrieve(self, question: str) -> tuple[list, tuple[float, float]]:
+        hits = self.retriever.search(question, k=self.settings.context_chunks, mode="hybrid")
+        dense = [s for _, s in self.retriever.dense_search(question, 2)]
+        top = dense[0] if dense else 0.0
+        margin = top - dense[1] if len(dense) > 1 else top
+        return hits, (top, margin)
+
+    def _finish(self, question, draft: Draft, hits, retrieval, latency_ms) -> Answer:
+        text = clean_generation(draft.text, question)
+        chosen = draft.cited if draft.cited is not None else cite(text, hits)
+        answer = Answer(
+            text=text,
+            citations=list(dict.fromkeys((hits[i].source, hits[i].page_start) for i in chosen)),
+            contexts=list(hits),
+            confidence_score=0.0,
+            latency_ms=latency_ms,
+            model=self.model_label,
+            raw_text=text,
+            signals=Signals(retrieval[0], retrieval[1], draft.likelihood),
+        )
+        return self.decide(answer)
+
+    def decide(self, answer: Answer) -> Answer:
+        """Confidence under the current calibration; abstain when the model did or when below
+        the threshold (eval_generation re-decides val/test answers after fitting)."""
+        confidence = self.calibration.score(answer.signals)
+        abstained = (is_abstention(answer.raw_text, self.settings.abstain_answer)
+                     or confidence < self.calibration.threshold)  # fmt: skip
+        return replace(
+            answer,
+            text=self.settings.abstain_answer if abstained else answer.raw_text,
+            citations=[] if abstained else answer.citations,
+            confidence_score=confidence,
+            abstained=abstained,
+        )
+
+
+def load_calibration(path: Path, system: str, settings: GeneratorConfig) -> Calibration:
+    """The calibration eval_generation fitted for ``system``, or the params defaults."""
+    if Path(path).exists():
+        data = json.loads(Path(path).read_text(encoding="utf-8")).get(system)
+        if data:
+            return Calibration(**data)
+    log.info("no calibration for %s in %s: using generator.confidence defaults", system, path)
+    return Calibration(threshold=settings.confidence.threshold,
+                       retrieval_weight=settings.confidence.retrieval_weight)  # fmt: skip
+
+
+SYSTEMS = ("base", "lora", "extractive", "openai")
+
+
+def engine_for(system: str, params, retriever=None, calibration: Calibration | None = None,
+               endpoint: str | None = None, model_name: str | None = None,
+               api_key: str | None = None) -> AnswerGenerator:  # fmt: skip
+    """The engine behind each system name the CLI and eval_generation use."""
+    from pdfqa.retrieval import Retriever
+
+    paths, gc = params.paths, params.generator
+    if system not in SYSTEMS:
+        raise PdfqaError(f"unknown system {system!r}; choose one of {', '.join(SYSTEMS)}")
+    retriever = retriever or Retriever.from_dir(paths.index, base_dir=paths.base_models)
+    if calibration is None:
+        calibration = load_calibration(paths.calibration, system, gc)
+    common = {"retriever": retriever, "settings": gc, "calibration": calibration,
+              "base_dir": paths.base_models, "label": system}  # fmt: skip
+    if system == "extractive":
+        return AnswerGenerator(ModelType.EXTRACTIVE, **common)
+    if system == "openai":
+        return AnswerGenerator(ModelType.OPENAI_COMPATIBLE, model_name or gc.base_model,
+                               endpoint=endpoint, api_key=api_key, **common)  # fmt: skip
+    adapter = paths.generator_adapter if system == "lora" else None
+    if adapter is not None and not (adapter / "adapter_config.json").exists():
+        raise PdfqaError(f"no LoRA adapter in {adapter}: run `dvc repro train_generator`")
+    return AnswerGenerator(ModelType.HUGGINGFACE, model_name or gc.base_model, adapter, **common)
