@@ -2,11 +2,11 @@
 # Wall time of `make repro` from a fresh clone (venv + install + full pipeline) with the time of
 # every DVC stage, then of a no-op `dvc repro` (target < 5 s). Commit first: the clone sees only
 # committed files.
-#   bash benchmarks/repro_time.sh
+#   bash benchmarks/repro_time.sh          (KEEP=1 keeps the clone and prints where it is)
 set -euo pipefail
 src=$(git rev-parse --show-toplevel)
 work=$(mktemp -d)
-trap 'rm -rf "$work"' EXIT
+if [ "${KEEP:-0}" = 1 ]; then echo "clone kept in $work/pdfqa"; else trap 'rm -rf "$work"' EXIT; fi
 git clone -q "$src" "$work/pdfqa"
 cd "$work/pdfqa"
 export DVC_SITE_CACHE_DIR="$work/dvc-site-cache"
