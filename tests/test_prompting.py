@@ -127,3 +127,16 @@ def test_training_examples_mix_relevant_chunks_with_retrieved_distractors(gemma_
     only = by_kind["distractors_only"]
     assert "nojosa" not in only.prompt and only.answer == settings.abstain_answer
     assert by_kind["unanswerable"].answer == settings.abstain_answer
+
+
+def test_the_openai_budget_tokenizer_round_trips_and_truncates():
+    from pdfqa.generation import _CharTokenizer
+
+    tok = _CharTokenizer()
+    text = "자동 조사 기능은 nojosa 옵션으로 끈다."
+    ids = tok(text)["input_ids"]
+    assert len(ids) == (len(text) + 1) // 2 and tok.decode(ids) == text
+    builder = PromptBuilder(tok, GUIDE_TEMPLATE, max_length=120)
+    prompt, placed = builder.build("질문?", [text * 10, text], reserve=10, keep=[1])
+    assert 1 in placed
+    assert text in prompt and builder.count(prompt) + 12 <= 120
