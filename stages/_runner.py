@@ -6,6 +6,7 @@ import argparse
 import logging
 import sys
 from collections.abc import Callable
+from pathlib import Path
 
 from pdfqa.config import Params, load_params
 from pdfqa.errors import PdfqaError
@@ -28,3 +29,9 @@ def run(name: str, main: Callable[[Params], None], doc: str | None) -> int:
         print(f"{name}: interrupted; outputs were not replaced", file=sys.stderr)
         return 130
     return 0
+
+
+def latest_checkpoint(directory: Path) -> str | None:
+    """The newest Trainer checkpoint in ``directory``, to resume an interrupted training stage."""
+    checkpoints = sorted(directory.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    return str(checkpoints[-1]) if checkpoints else None

@@ -5,17 +5,12 @@ from __future__ import annotations
 import logging
 import shutil
 import time
-from pathlib import Path
 
 from pdfqa.config import Params
 from pdfqa.errors import PdfqaError
+from stages._runner import latest_checkpoint
 
 log = logging.getLogger("pdfqa.train_embedder")
-
-
-def _latest_checkpoint(directory: Path) -> str | None:
-    checkpoints = sorted(directory.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    return str(checkpoints[-1]) if checkpoints else None
 
 
 def main(cfg: Params) -> None:
@@ -126,7 +121,7 @@ def main(cfg: Params) -> None:
         trainer = SentenceTransformerTrainer(
             model=model, args=args, train_dataset=dataset, loss=loss, evaluator=evaluator
         )
-        trainer.train(resume_from_checkpoint=_latest_checkpoint(checkpoints))
+        trainer.train(resume_from_checkpoint=latest_checkpoint(checkpoints))
         seconds = time.perf_counter() - start
         tuned_metrics = {k: float(v) for k, v in evaluator(model).items()}
         if wandb_run is not None:

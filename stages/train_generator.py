@@ -11,17 +11,12 @@ import logging
 import shutil
 import time
 from collections import Counter
-from pathlib import Path
 
 from pdfqa.config import Params
 from pdfqa.errors import PdfqaError
+from stages._runner import latest_checkpoint
 
 log = logging.getLogger("pdfqa.train_generator")
-
-
-def _latest_checkpoint(directory: Path) -> str | None:
-    checkpoints = sorted(directory.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    return str(checkpoints[-1]) if checkpoints else None
 
 
 def main(cfg: Params) -> None:
@@ -113,7 +108,7 @@ def main(cfg: Params) -> None:
     start = time.perf_counter()
     with tracking.run(cfg.wandb, "train_generator", config) as wandb_run:
         trainer = make_trainer(model, tokenizer, args, train_ds, val_ds)
-        resume = _latest_checkpoint(checkpoints)
+        resume = latest_checkpoint(checkpoints)
         base_loss = float(
             trainer.evaluate()["eval_loss"]
         )  # LoRA starts as a no-op: this is the base
