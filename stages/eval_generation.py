@@ -16,7 +16,7 @@ log = logging.getLogger("pdfqa.eval_generation")
 TEXT_METRICS = ("bleu", "rouge_l", "token_f1", "span_hit")
 
 
-def score(records: list[dict], answers: list, abstain_answer: str) -> list[dict]:
+def score(records: list[dict], answers: list) -> list[dict]:
     """Per-question metrics (text metrics on answerable questions only)."""
     from pdfqa.answer_metrics import (
         answer_span,
@@ -92,7 +92,7 @@ def calibrate(val: list[dict], raw_answers: list, settings) -> tuple:
     """Fit confidence on val (target: correct and answerable) and choose the threshold."""
     from pdfqa.confidence import Calibration, choose_threshold, fit_logistic
 
-    rows = score(val, raw_answers, settings.abstain_answer)
+    rows = score(val, raw_answers)
     labels = [int(r["answerable"] and r["correct"]) for r in rows]
     signals = [a.signals for a in raw_answers]
     if 0 < sum(labels) < len(labels):
@@ -132,11 +132,11 @@ def main(cfg: Params) -> None:
         calibration = calibrate(val, raw_val, gc)
         engine.calibration = calibration
         answers = [engine.decide(a) for a in raw_test]
-        rows = score(test, answers, gc.abstain_answer)
+        rows = score(test, answers)
         for row, record in zip(rows, test, strict=True):
             row["reference"] = record["answer"]
         metrics = summarise(rows, answers, ec.weights, latencies)
-        no_threshold = score(test, raw_test, gc.abstain_answer)
+        no_threshold = score(test, raw_test)
         answerable_rows = [r for r in no_threshold if r["answerable"]]
         metrics["answerable_accuracy_without_threshold"] = round(
             sum(r["correct"] for r in answerable_rows) / max(1, len(answerable_rows)), 4
