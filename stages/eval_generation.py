@@ -211,6 +211,19 @@ def report(results, deltas, test, samples, ec, calibrations) -> str:
             )
             lines.append(f"| {row['bin']} | {row['n']} | {conf} | {acc} |")
         lines.append("")
+    unanswerable_rows = [i for i, r in enumerate(test) if not r["answerable"]]
+    if unanswerable_rows:
+        lines += ["## Unanswerable test questions", "",
+                  "Confidence per system; ✓ = abstained (the right call), ✗ = answered. "
+                  "`coverage`: IDF-weighted share of the question's words found in the contexts.", "",
+                  "| question | coverage | " + " | ".join(systems) + " |",
+                  "|---|---|" + "---|" * len(systems)]  # fmt: skip
+        for i in unanswerable_rows:
+            cells = [f"{'✓' if samples[s][i].abstained else '✗'} {samples[s][i].confidence_score:.2f}"
+                     for s in systems]  # fmt: skip
+            coverage = samples[systems[0]][i].signals.coverage
+            lines.append(f"| {test[i]['question']} | {coverage:.2f} | " + " | ".join(cells) + " |")
+        lines.append("")
     rng = random.Random(0)
     answerable = [i for i, r in enumerate(test) if r["answerable"]]
     unanswerable = [i for i, r in enumerate(test) if not r["answerable"]]

@@ -32,7 +32,7 @@ def main(cfg: Params) -> None:
         write_model_card,
     )
     from pdfqa.jsonio import read_jsonl, write_json
-    from pdfqa.models import resolve
+    from pdfqa.models import native_bf16, resolve
     from pdfqa.prompting import PromptBuilder
     from pdfqa.retrieval import Retriever
     from pdfqa.training import data_hash
@@ -73,7 +73,9 @@ def main(cfg: Params) -> None:
 
     report_to = tracking.configure(cfg.wandb)
     checkpoints = paths.checkpoints / "generator"
-    bf16 = device == "cuda" and torch.cuda.is_bf16_supported()
+    # bf16 autocast on CPU is limited to plain LoRA: the 4-bit path already computes in bf16
+    mixed = profile.precision == "auto" and (device == "cuda" or gc.quantization == "none")
+    bf16 = mixed and native_bf16(device)
     args = TrainingArguments(
         output_dir=str(checkpoints),
         num_train_epochs=profile.epochs,
@@ -98,11 +100,12 @@ def main(cfg: Params) -> None:
         run_name="train_generator",
         use_cpu=device == "cpu",
         bf16=bf16,
-        fp16=device == "cuda" and not bf16 and gc.quantization != "4bit",
+        fp16=mixed and device == "cuda" and not bf16 and gc.quantization != "4bit",
         remove_unused_columns=False,
         dataloader_num_workers=0,
         disable_tqdm=False,
     )
+    log.info("precision: %s", "bf16 mixed" if bf16 else "fp16 mixed" if args.fp16 else "fp32")
     config = {"generator": gc.model_dump(mode="json"), "seed": cfg.seed, "device": device,
               "n_train": len(train_examples), "n_val": len(val_examples), "kinds": dict(kinds)}  # fmt: skip
     start = time.perf_counter()
@@ -152,6 +155,7 @@ def main(cfg: Params) -> None:
         "val_loss_base": round(base_loss, 4), "val_loss_tuned": round(tuned_loss, 4),
         "train_examples": len(train_examples), "val_examples": len(val_examples),
         "steps": trainer.state.global_step, "train_seconds": round(seconds, 1), "device": device,
+        "precision": "bf16" if bf16 else "fp16" if args.fp16 else "fp32",
         "method": "qlora" if gc.quantization == "4bit" else "lora",
     })  # fmt: skip
     shutil.rmtree(checkpoints, ignore_errors=True)  # finished: resume state no longer needed

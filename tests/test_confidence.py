@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import random
 
-from pdfqa.confidence import Calibration, Signals, choose_threshold, fit_logistic, reliability_table
+from pdfqa.confidence import (
+    FEATURES,
+    Calibration,
+    Signals,
+    choose_threshold,
+    fit_logistic,
+    question_coverage,
+    reliability_table,
+)
 
 
 def _data(n=200, seed=0):
@@ -51,3 +59,57 @@ def test_reliability_table_and_ece():
     assert [r["n"] for r in rows] == [2, 0, 0, 0, 2]
     assert rows[0]["accuracy"] == 0.0 and rows[-1]["accuracy"] == 1.0
     assert 0 < ece < 0.2
+
+
+def _idf(table):
+    return lambda word: table.get(word, 6.0)  # unseen words are the most specific
+
+
+def test_question_coverage_weights_the_rare_word_a_context_lacks():
+    idf = _idf({"ko.tex": 0.5, "문서": 0.8, "변환": 2.0, "명령": 1.5})
+    question = "ko.TeX 문서를 EPUB 전자책으로 변환하는 명령은 무엇인가요?"
+    on_topic = ["ko.TeX 문서를 PDF로 변환하는 명령은 다음과 같다."]
+    answering = ["ko.TeX 문서를 EPUB 전자책으로 변환하려면 다음 명령을 쓴다."]
+    assert question_coverage(question, on_topic, idf) < 0.4  # "EPUB", "전자책" missing
+    assert question_coverage(question, answering, idf) == 1.0
+    assert question_coverage(question, [], idf) == 0.0
+
+
+def test_question_coverage_ignores_question_words_and_lost_pdf_spaces():
+    idf = _idf({"ko.tex": 0.5})
+    # "무엇" is rare in manuals but says nothing about the topic
+    assert (
+        question_coverage("ko.TeX이란 무엇인가요?", ["ko.TeX은 한국어 조판 패키지이다."], idf)
+        == 1.0
+    )
+    # the PDF's "들여 쓰기" splits into other morphemes than the question's "들여쓰기"
+    question = "들여쓰기 크기는 자동으로 조정되나요?"
+    assert (
+        question_coverage(question, ["[hangul] 옵션 아래서는 들여 쓰기 크기도 자동 조정"], idf)
+        == 1.0
+    )
+
+
+def test_calibration_fitted_on_other_features_is_recognised():
+    assert Calibration(0.3).matches_features()  # the uncalibrated blend needs no weights
+    assert Calibration(0.3, weights=[0.0] * (len(FEATURES) + 1)).matches_features()
+    old = Calibration(0.3, weights=[0.1, 0.2, 0.3, 0.4], means=[0] * 3, scales=[1] * 3)
+    assert not old.matches_features()
+
+
+def test_an_outdated_calibration_file_falls_back_to_the_defaults(tmp_path, caplog):
+    import json
+
+    from pdfqa.config import GeneratorConfig
+    from pdfqa.generation import load_calibration
+
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps({"lora": {"threshold": 0.9, "retrieval_weight": 0.5,
+                                         "weights": [0.1, 0.2, 0.3, 0.4],
+                                         "means": [0, 0, 0], "scales": [1, 1, 1]}}))  # fmt: skip
+    settings = GeneratorConfig()
+    with caplog.at_level("WARNING", logger="pdfqa.generation"):
+        calibration = load_calibration(path, "lora", settings)
+    assert calibration.threshold == settings.confidence.threshold and not calibration.weights
+    assert "dvc repro eval_generation" in caplog.text
+    assert calibration.score(Signals(0.8, 0.1, 0.5, 0.9, 0.0)) > 0

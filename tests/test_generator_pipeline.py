@@ -114,9 +114,42 @@ def test_eval_generation_compares_three_systems(evaluated):
     assert set(calibration) == {"base", "lora", "extractive"} and all(
         "threshold" in c for c in calibration.values()
     )
+    # the extractive engine's confidence is fitted on all five signals (bias + 5 weights)
+    assert len(calibration["extractive"]["weights"]) == 6
     report = evaluated.paths.generation_report.read_text()
     assert report.count("- reference:") == 10 and "| overall_system_score |" in report
     assert "Confidence calibration" in report and 'tokenize="char"' in report
+
+
+@pytest.mark.slow
+def test_local_model_never_starts_with_the_abstention_and_reports_its_probability(evaluated):
+    """A model eager to abstain still writes its best answer; how eager it was becomes the
+    ``abstain_prob`` signal, and the calibrated threshold alone decides whether to abstain."""
+    import torch
+
+    from pdfqa.confidence import Calibration
+    from pdfqa.generation import engine_for
+
+    engine = engine_for("lora", evaluated, calibration=Calibration(threshold=0.0))
+    backend = engine.backend
+    forward = backend.model.forward
+
+    def eager_to_abstain(*args, **kwargs):  # the abstention's first token dominates every step
+        out = forward(*args, **kwargs)
+        out.logits[..., backend.abstain_token] += 100.0
+        return out
+
+    backend.model.forward = eager_to_abstain
+    question = "자동 조사 기능을 끄는 옵션은 무엇인가요?"
+    with torch.no_grad():
+        answer = engine.answer(question)
+    first = backend.tokenizer(answer.raw_text, add_special_tokens=False)["input_ids"][:1]
+    assert first != [backend.abstain_token]
+    assert answer.signals.abstain_prob > 0.99 and not answer.abstained  # threshold 0: answer
+    assert 0 < answer.signals.coverage <= 1
+    backend.model.forward = forward
+    plain = engine.answer(question).signals.abstain_prob
+    assert 0 <= plain < 0.5  # a random tiny model has no reason to abstain
 
 
 def _cli(params, *args):

@@ -62,6 +62,15 @@ def test_retriever_round_trips_through_its_directory(e5, tmp_path):
         assert hits[0].chunk_id == "c1", mode
         assert hits[0].source == "a.pdf" and hits[0].pages() == "2"
     assert loaded.settings["model"] == "local-e5"
+    assert loaded.bm25.idf("글꼴") == retriever.bm25.idf("글꼴")  # document frequencies persist
+
+
+def test_bm25_idf_ranks_unseen_above_rare_above_common():
+    from pdfqa.bm25 import KoreanBM25
+
+    bm25 = KoreanBM25(["kotex의 nojosa 옵션", "kotex와 xetex", "kotex와 luatex", "pdflatex"])
+    common, rare, unseen = bm25.idf("kotex"), bm25.idf("nojosa"), bm25.idf("안드로이드")
+    assert 0 < common < rare < unseen
 
 
 @pytest.mark.slow

@@ -20,6 +20,7 @@ class KoreanBM25:
     def __post_init__(self) -> None:
         import bm25s
 
+        self._doc_freq = None
         self._index = bm25s.BM25(k1=self.k1, b=self.b)
         self._index.index([search_tokens(t) or ["∅"] for t in self.texts], show_progress=False)
 
@@ -31,10 +32,24 @@ class KoreanBM25:
         import bm25s
 
         obj = cls.__new__(cls)
-        obj.texts, obj.k1, obj.b = texts, 0.0, 0.0
+        obj.texts, obj.k1, obj.b, obj._doc_freq = texts, 0.0, 0.0, None
         obj._index = bm25s.BM25.load(str(directory))
         obj.k1, obj.b = obj._index.k1, obj._index.b
         return obj
+
+    def idf(self, token: str) -> float:
+        """Lucene BM25 inverse document frequency; a term the corpus never uses gets the
+        highest value (it is the most specific word a question can contain)."""
+        import math
+
+        if self._doc_freq is None:
+            import numpy as np
+
+            self._doc_freq = np.diff(self._index.scores["indptr"])
+        n_docs = int(self._index.scores["num_docs"])
+        term = self._index.vocab_dict.get(token)
+        df = 0 if term is None else int(self._doc_freq[term])
+        return math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
 
     def search(self, query: str, k: int = 10) -> list[tuple[int, float]]:
         """(text index, score) best first; empty when the query shares no term."""

@@ -1,10 +1,16 @@
 """Confidence that an answer is supported, and the threshold below which the engine abstains.
 
-Three signals, all cheap at answer time:
+Five signals, all cheap at answer time:
 - ``top_score``: cosine of the best dense hit (fine-tuned embedder) — is anything relevant indexed?
 - ``margin``: best minus second-best cosine — does one passage stand out?
 - ``likelihood``: mean per-token probability of the generated answer (for the extractive
   engine: how much of the question the chosen sentence covers).
+- ``coverage``: IDF-weighted share of the question's content words that occur in the contexts
+  the model was given. Unanswerable questions are usually on topic (a dense retriever happily
+  returns the closest manual page) but ask about something the documents never mention
+  ("HWP", "비용", "안드로이드"): that rare word is missing from every context.
+- ``abstain_prob``: the fine-tuned generator's probability of starting the abstention answer,
+  read from the first decoding step (free: generation computes it anyway).
 
 Before calibration they are blended linearly (``generator.confidence.retrieval_weight``). The
 eval_generation stage fits a logistic regression of "the answer was correct" on the val split,
@@ -15,10 +21,10 @@ to report the reliability table.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
-FEATURES = ("top_score", "margin", "likelihood")
+FEATURES = ("top_score", "margin", "likelihood", "coverage", "abstain_prob")
 
 
 @dataclass(frozen=True)
@@ -26,9 +32,34 @@ class Signals:
     top_score: float
     margin: float
     likelihood: float
+    coverage: float = 1.0
+    abstain_prob: float = 0.0
 
     def vector(self) -> list[float]:
-        return [self.top_score, self.margin, self.likelihood]
+        return [getattr(self, name) for name in FEATURES]
+
+
+def question_coverage(question: str, contexts: Sequence[str], idf: Callable[[str], float]) -> float:
+    """IDF-weighted share of the question's content words (Kiwi) found in ``contexts``.
+
+    Weighting by IDF makes the rare, specific word of a question count most: a question about
+    "EPUB" whose contexts never say "EPUB" scores low however many common words match."""
+    from pdfqa.korean import INTERROGATIVES, content_tokens, search_tokens
+    from pdfqa.qa import squash
+
+    words = [w for w in dict.fromkeys(content_tokens(question)) if w not in INTERROGATIVES]
+    if not words:
+        return 0.0
+    joined = "\n".join(contexts)
+    tokens, squashed = set(search_tokens(joined)), squash(joined).lower()
+
+    def present(word: str) -> bool:  # PDF text loses word spaces, which can change Kiwi's split
+        return word in tokens or (len(word) > 1 and word in squashed)
+
+    weights = [idf(w) for w in words]
+    total = sum(weights)
+    found = sum(x for w, x in zip(words, weights, strict=True) if present(w))
+    return found / total if total else 0.0
 
 
 @dataclass
@@ -52,6 +83,10 @@ class Calibration:
             )
         )
         return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+    def matches_features(self) -> bool:
+        """False for a calibration fitted on another feature set (an older calibration.json)."""
+        return not self.weights or len(self.weights) == len(FEATURES) + 1
 
     def to_dict(self) -> dict:
         return {k: (round(v, 6) if isinstance(v, float) else [round(x, 6) for x in v])

@@ -235,6 +235,11 @@ class GeneratorProfile(_Strict):
         500, ge=1, description="evaluate and checkpoint every N optimizer steps"
     )
     save_total_limit: int = Field(2, ge=1)
+    precision: Literal["auto", "fp32"] = Field(
+        "auto",
+        description="auto: bf16 mixed precision where the hardware computes bf16 natively "
+        "(CUDA, or a CPU with AVX512-BF16/AMX: ~1.7x faster LoRA steps), fp16 on older GPUs",
+    )
 
 
 class ConfidenceConfig(_Strict):

@@ -11,7 +11,11 @@ one of three back ends:
   model with ``--lora-modules pdfqa=models/generator_adapter``, llama.cpp, TGI …).
 
 Whatever the back end says, the engine abstains with ``generator.abstain_answer`` when the
-model itself abstains or the calibrated confidence is below the threshold.
+calibrated confidence is below the threshold (or a remote model abstains by itself). A local
+model is never allowed to *start* with the abstention answer: its probability of doing so is
+read off the first decoding step and becomes one confidence signal, and the model writes its
+best real answer instead. One calibrated decision (fitted on val) then says whether to show it;
+otherwise a 270M model that learnt to abstain would also abstain on half the answerable questions.
 """
 
 from __future__ import annotations
@@ -25,7 +29,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pdfqa.confidence import Calibration, Signals
+from pdfqa.confidence import Calibration, Signals, question_coverage
 from pdfqa.config import GeneratorConfig
 from pdfqa.errors import PdfqaError
 from pdfqa.prompting import PromptBuilder, clean_generation, support
@@ -65,6 +69,7 @@ class Draft:
     text: str
     likelihood: float
     cited: list[int] | None = None  # indices into the contexts (extractive knows exactly)
+    abstain_prob: float = 0.0  # the model's probability of starting the abstention answer
 
 
 def is_abstention(text: str, abstain_answer: str) -> bool:
@@ -109,6 +114,10 @@ class HuggingFaceBackend:
         self.tokenizer = tokenizer
         self.settings = settings
         self.builder = PromptBuilder(tokenizer, settings.prompt_template, settings.max_length)
+        # training tokenises the answer on its own, so this is the token an abstention starts with
+        self.abstain_token = tokenizer(settings.abstain_answer, add_special_tokens=False)[
+            "input_ids"
+        ][0]
 
     def generate(self, prompts: list[str]) -> list[Draft]:
         import torch
@@ -121,9 +130,11 @@ class HuggingFaceBackend:
                 repetition_penalty=s.repetition_penalty, output_logits=True,
                 return_dict_in_generate=True, pad_token_id=self.tokenizer.pad_token_id,
                 stop_strings=["\n\n질문:", "\n질문:", "\n\n다음은"], tokenizer=self.tokenizer,
+                begin_suppress_tokens=[self.abstain_token],
             )  # fmt: skip
         new = out.sequences[:, enc["input_ids"].shape[1] :]
-        logprobs = torch.stack(out.logits, dim=1).float().log_softmax(-1)
+        logprobs = torch.stack(out.logits, dim=1).float().log_softmax(-1)  # raw, unsuppressed
+        abstain_prob = logprobs[:, 0, self.abstain_token].exp().tolist()
         token_lp = logprobs.gather(-1, new[:, : logprobs.shape[1], None]).squeeze(-1)
         drafts = []
         for row in range(len(prompts)):
@@ -135,7 +146,7 @@ class HuggingFaceBackend:
                     break
             lp = token_lp[row, : max(1, stop)].tolist()
             text = self.tokenizer.decode(ids[:stop], skip_special_tokens=True)
-            drafts.append(Draft(text, math.exp(sum(lp) / len(lp))))
+            drafts.append(Draft(text, math.exp(sum(lp) / len(lp)), abstain_prob=abstain_prob[row]))
         return drafts
 
 
@@ -312,6 +323,7 @@ class AnswerGenerator:
     def _finish(self, question, draft: Draft, hits, retrieval, latency_ms) -> Answer:
         text = clean_generation(draft.text, question)
         chosen = draft.cited if draft.cited is not None else cite(text, hits)
+        coverage = question_coverage(question, [h.text for h in hits], self.retriever.bm25.idf)
         answer = Answer(
             text=text,
             citations=list(dict.fromkeys((hits[i].source, hits[i].page_start) for i in chosen)),
@@ -320,7 +332,9 @@ class AnswerGenerator:
             latency_ms=latency_ms,
             model=self.model_label,
             raw_text=text,
-            signals=Signals(retrieval[0], retrieval[1], draft.likelihood),
+            signals=Signals(
+                retrieval[0], retrieval[1], draft.likelihood, coverage, draft.abstain_prob
+            ),
         )
         return self.decide(answer)
 
@@ -343,8 +357,13 @@ def load_calibration(path: Path, system: str, settings: GeneratorConfig) -> Cali
     """The calibration eval_generation fitted for ``system``, or the params defaults."""
     if Path(path).exists():
         data = json.loads(Path(path).read_text(encoding="utf-8")).get(system)
-        if data:
+        if data and Calibration(**data).matches_features():
             return Calibration(**data)
+        if data:
+            log.warning("%s was fitted on other confidence signals: re-run `dvc repro "
+                        "eval_generation`; using generator.confidence defaults", path)  # fmt: skip
+            return Calibration(threshold=settings.confidence.threshold,
+                               retrieval_weight=settings.confidence.retrieval_weight)  # fmt: skip
     log.info("no calibration for %s in %s: using generator.confidence defaults", system, path)
     return Calibration(threshold=settings.confidence.threshold,
                        retrieval_weight=settings.confidence.retrieval_weight)  # fmt: skip

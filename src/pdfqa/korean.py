@@ -105,6 +105,13 @@ def content_tokens(text: str) -> list[str]:
     ]
 
 
+# Question words carry no topic: "무엇" or "언제" is rare in a manual, so left in they would make
+# an answerable "ko.TeX이란 무엇인가요?" look as if its key word were missing from the documents.
+INTERROGATIVES = frozenset(
+    {"무엇", "뭐", "언제", "어디", "얼마", "얼마나", "누구", "어떻", "왜", "무슨"}
+)
+
+
 def token_counter(name: str) -> TokenCounter:
     """Texts in, token counts out (batched for Kiwi)."""
     if name == "kiwi":

@@ -173,21 +173,19 @@ def assign_splits(
     fractions: dict[str, float],
 ) -> dict[str, str]:
     """{record id: split}. Answerable records follow their evidence page. Unanswerable ones
-    have no page: they are ranked by a seeded hash and cut by the split fractions, so every
-    split gets its share (abstention is evaluated on test)."""
+    have no page: each draws its split from a seeded hash of its own id, so every split gets
+    about its share and adding questions never moves another one (the test split stays frozen
+    and no test question ever lands in training)."""
     out = {}
     for record in records:
         if record.answerable:
             out[record.id] = pages_to_split.get(record.source or "", {}).get(
                 record.page or 0, "train"
             )
-    unanswerable = sorted(
-        (r for r in records if not r.answerable), key=lambda r: _stable_seed(seed, r.id)
-    )
-    n = len(unanswerable)
-    n_test, n_val = round(fractions["test"] * n), round(fractions["val"] * n)
-    for i, record in enumerate(unanswerable):
-        out[record.id] = "test" if i < n_test else "val" if i < n_test + n_val else "train"
+        else:
+            u = _stable_seed(seed, record.id) / 16**12  # uniform in [0, 1)
+            test, val = fractions["test"], fractions["val"]
+            out[record.id] = "test" if u < test else "val" if u < test + val else "train"
     return out
 
 

