@@ -43,6 +43,7 @@ bench: install  ## run the benchmarks in benchmarks/
 	$(BIN)/python benchmarks/ingest.py
 	$(BIN)/python benchmarks/fidelity.py
 	$(BIN)/python benchmarks/models.py
+	$(BIN)/python benchmarks/bf16_step.py
 	bash benchmarks/repro_time.sh
 
 clean:  ## remove the virtualenv (DVC outputs stay; `dvc gc` cleans the cache)

@@ -1,16 +1,21 @@
 """Stage eval_generation: base / lora / extractive answer engines on the frozen test split
 (human questions) → metrics/generation.json, reports/generation.md, models/calibration.json.
 
-Each system answers val and test once. On val, a logistic confidence model and the abstention
-threshold are fitted (models/calibration.json, which `pdfqa ask` uses); test only reports."""
+Each system answers val and test once. On val, the confidence model (P(correct answer)), the
+answerability gate and its abstention threshold are fitted (models/calibration.json, which
+`pdfqa ask` uses); test only reports."""
 
 from __future__ import annotations
 
 import gc as garbage
 import logging
+from typing import TYPE_CHECKING
 
 from pdfqa.config import Params
 from pdfqa.errors import PdfqaError
+
+if TYPE_CHECKING:
+    from pdfqa.confidence import Calibration
 
 log = logging.getLogger("pdfqa.eval_generation")
 TEXT_METRICS = ("bleu", "rouge_l", "token_f1", "span_hit")
@@ -88,22 +93,25 @@ def _answer_all(engine, records: list[dict], batch_size: int, desc: str) -> list
     return answers
 
 
-def calibrate(val: list[dict], raw_answers: list, settings) -> tuple:
-    """Fit confidence on val (target: correct and answerable) and choose the threshold."""
+def calibrate(val: list[dict], raw_answers: list, settings) -> Calibration:
+    """Fit the confidence (target: answerable and correct) and the abstention gate (target:
+    answerable) on val, then choose the gate's threshold there."""
     from pdfqa.confidence import Calibration, choose_threshold, fit_logistic
 
     rows = score(val, raw_answers)
-    labels = [int(r["answerable"] and r["correct"]) for r in rows]
     signals = [a.signals for a in raw_answers]
-    if 0 < sum(labels) < len(labels):
-        weights, means, scales = fit_logistic(signals, labels)
-        calibration = Calibration(0.0, settings.confidence.retrieval_weight, weights, means, scales)
-    else:  # nothing to separate (all right or all wrong): keep the blend
-        calibration = Calibration(0.0, settings.confidence.retrieval_weight)
-    scores = [calibration.score(s) for s in signals]
+    calibration = Calibration(0.0, settings.confidence.retrieval_weight)
+    correct = [int(r["answerable"] and r["correct"]) for r in rows]
+    if 0 < sum(correct) < len(correct):  # else nothing to separate: keep the blend
+        calibration.weights, calibration.means, calibration.scales = fit_logistic(signals, correct)
+    answerable = [int(r["answerable"]) for r in rows]
+    if 0 < sum(answerable) < len(answerable):
+        fitted = fit_logistic(signals, answerable)
+        calibration.gate_weights, calibration.gate_means, calibration.gate_scales = fitted
     calibration.threshold = choose_threshold(
-        scores, [r["answerable"] for r in rows], [r["correct"] for r in rows],
-        [a.abstained for a in raw_answers], settings.confidence.max_answerable_drop,
+        [calibration.answerable(s) for s in signals], [r["answerable"] for r in rows],
+        [r["correct"] for r in rows], [a.abstained for a in raw_answers],
+        settings.confidence.max_answerable_drop,
     )  # fmt: skip
     return calibration
 
@@ -141,8 +149,11 @@ def main(cfg: Params) -> None:
         metrics["answerable_accuracy_without_threshold"] = round(
             sum(r["correct"] for r in answerable_rows) / max(1, len(answerable_rows)), 4
         )
+        # the confidence's own target, as fitted: the model's answer is correct (never, when the
+        # documents hold no answer), whether or not the gate then abstains
         table, ece = reliability_table(
-            [r["confidence"] for r in rows], [r["correct"] for r in rows]
+            [r["confidence"] for r in rows],
+            [r["answerable"] and r["correct"] for r in no_threshold],
         )
         metrics["calibration_ece"] = ece
         results[system] = metrics
@@ -202,8 +213,9 @@ def report(results, deltas, test, samples, ec, calibrations) -> str:
                          f"over {d['n_queries']} questions")  # fmt: skip
     lines += ["", "## Confidence calibration (test)", ""]
     for s in systems:
-        lines += [f"**{s}** — threshold {calibrations[s]['threshold']:.3f} (chosen on val), ECE "
-                  f"{results[s]['calibration_ece']:.3f}", "", "| confidence | n | mean confidence | accuracy |",
+        lines += [f"**{s}** — confidence = P(correct answer), ECE {results[s]['calibration_ece']:.3f}; "
+                  f"abstains when the answerability score is below {calibrations[s]['threshold']:.3f} "
+                  "(chosen on val)", "", "| confidence | n | mean confidence | accuracy |",
                   "|---|---|---|---|"]  # fmt: skip
         for row in results[s + "_reliability"]:
             conf, acc = (
@@ -214,12 +226,13 @@ def report(results, deltas, test, samples, ec, calibrations) -> str:
     unanswerable_rows = [i for i, r in enumerate(test) if not r["answerable"]]
     if unanswerable_rows:
         lines += ["## Unanswerable test questions", "",
-                  "Confidence per system; ✓ = abstained (the right call), ✗ = answered. "
+                  "Answerability score per system (the abstention gate; threshold chosen on val); "
+                  "✓ = abstained (the right call), ✗ = answered. "
                   "`coverage`: IDF-weighted share of the question's words found in the contexts.", "",
                   "| question | coverage | " + " | ".join(systems) + " |",
                   "|---|---|" + "---|" * len(systems)]  # fmt: skip
         for i in unanswerable_rows:
-            cells = [f"{'✓' if samples[s][i].abstained else '✗'} {samples[s][i].confidence_score:.2f}"
+            cells = [f"{'✓' if samples[s][i].abstained else '✗'} {samples[s][i].answerable_score:.2f}"
                      for s in systems]  # fmt: skip
             coverage = samples[systems[0]][i].signals.coverage
             lines.append(f"| {test[i]['question']} | {coverage:.2f} | " + " | ".join(cells) + " |")

@@ -90,11 +90,25 @@ def test_question_coverage_ignores_question_words_and_lost_pdf_spaces():
     )
 
 
+def test_the_answerability_gate_is_separate_from_the_confidence():
+    n = len(FEATURES) + 1
+    coverage_only = [0.0, 0.0, 0.0, 0.0, 5.0, 0.0]  # bias, then one weight per feature
+    calibration = Calibration(0.5, weights=[0.0] * n, means=[0.0] * (n - 1),
+                              scales=[1.0] * (n - 1), gate_weights=coverage_only,
+                              gate_means=[0.0] * (n - 1), gate_scales=[1.0] * (n - 1))  # fmt: skip
+    missing_word, covered = Signals(0.9, 0.1, 0.9, 0.1, 0.0), Signals(0.9, 0.1, 0.9, 1.0, 0.0)
+    assert calibration.score(missing_word) == calibration.score(covered) == 0.5
+    assert calibration.answerable(missing_word) < 0.65 < 0.99 < calibration.answerable(covered)
+    unfitted = Calibration(0.3)  # before eval_generation: the gate is the blended confidence
+    assert unfitted.answerable(covered) == unfitted.score(covered)
+
+
 def test_calibration_fitted_on_other_features_is_recognised():
     assert Calibration(0.3).matches_features()  # the uncalibrated blend needs no weights
     assert Calibration(0.3, weights=[0.0] * (len(FEATURES) + 1)).matches_features()
     old = Calibration(0.3, weights=[0.1, 0.2, 0.3, 0.4], means=[0] * 3, scales=[1] * 3)
     assert not old.matches_features()
+    assert not Calibration(0.3, gate_weights=[0.1, 0.2, 0.3, 0.4]).matches_features()
 
 
 def test_an_outdated_calibration_file_falls_back_to_the_defaults(tmp_path, caplog):

@@ -146,8 +146,9 @@ def ask(
 ) -> None:
     """Answer a question from the indexed PDFs with page citations and a confidence score.
 
-    Needs `dvc repro` to have built the index (and, for lora, the adapter). Below the
-    confidence threshold fitted by eval_generation the engine answers that the documents do
+    Needs `dvc repro` to have built the index (and, for lora, the adapter). Prints the
+    confidence (probability the answer is correct) and the answerability score; below the
+    answerability threshold fitted by eval_generation the engine answers that the documents do
     not contain the answer."""
     import json
     import os
@@ -177,7 +178,8 @@ def ask(
     if not answer.citations:
         typer.echo("  출처: —")
     typer.echo(
-        f"  confidence {answer.confidence_score:.2f} · {answer.latency_ms:.0f} ms · {answer.model}"
+        f"  confidence {answer.confidence_score:.2f} · answerable {answer.answerable_score:.2f}"
+        f" · {answer.latency_ms:.0f} ms · {answer.model}"
     )
 
 

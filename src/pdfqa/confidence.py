@@ -13,9 +13,9 @@ Five signals, all cheap at answer time:
   read from the first decoding step (free: generation computes it anyway).
 
 Before calibration they are blended linearly (``generator.confidence.retrieval_weight``). The
-eval_generation stage fits a logistic regression of "the answer was correct" on the val split,
-so the score reads as a probability, and picks the abstention threshold there; test is only used
-to report the reliability table.
+eval_generation stage fits two logistic regressions on the val split — "the answer was correct"
+(the confidence shown) and "the question is answerable" (the abstention gate) — and picks the
+gate's threshold there; test is only used to report.
 """
 
 from __future__ import annotations
@@ -62,31 +62,50 @@ def question_coverage(question: str, contexts: Sequence[str], idf: Callable[[str
     return found / total if total else 0.0
 
 
+def _logistic(weights: Sequence[float], means, scales, s: Signals) -> float:
+    z = weights[0] + sum(
+        w * (x - m) / sd for w, x, m, sd in zip(weights[1:], s.vector(), means, scales, strict=True)
+    )
+    return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+
+
 @dataclass
 class Calibration:
-    """``weights`` empty = the uncalibrated linear blend."""
+    """Two logistic models fitted on val by eval_generation:
+
+    - ``score``: the confidence shown with an answer, P(the answer is correct);
+    - ``answerable``: P(the documents answer the question) — the abstention gate. Below
+      ``threshold`` the engine says it cannot find the answer.
+
+    Kept apart because they fail differently: a 270M generator is wrong on most answerable
+    questions, so a single P(correct) gate learns "abstain when unsure of the wording" and throws
+    away right answers, while answerability (is the question's specific word in any context?
+    does the fine-tuned model want to abstain?) is learnt from far more balanced data.
+    Empty weights = the uncalibrated linear blend (before eval_generation has run)."""
 
     threshold: float
     retrieval_weight: float = 0.5
     weights: list[float] = field(default_factory=list)  # bias + one per feature
     means: list[float] = field(default_factory=list)
     scales: list[float] = field(default_factory=list)
+    gate_weights: list[float] = field(default_factory=list)
+    gate_means: list[float] = field(default_factory=list)
+    gate_scales: list[float] = field(default_factory=list)
 
     def score(self, s: Signals) -> float:
         if not self.weights:
             blend = self.retrieval_weight * s.top_score + (1 - self.retrieval_weight) * s.likelihood
             return min(1.0, max(0.0, blend))
-        z = self.weights[0] + sum(
-            w * (x - m) / sd
-            for w, x, m, sd in zip(
-                self.weights[1:], s.vector(), self.means, self.scales, strict=True
-            )
-        )
-        return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
+        return _logistic(self.weights, self.means, self.scales, s)
+
+    def answerable(self, s: Signals) -> float:
+        if not self.gate_weights:
+            return self.score(s)
+        return _logistic(self.gate_weights, self.gate_means, self.gate_scales, s)
 
     def matches_features(self) -> bool:
         """False for a calibration fitted on another feature set (an older calibration.json)."""
-        return not self.weights or len(self.weights) == len(FEATURES) + 1
+        return all(not w or len(w) == len(FEATURES) + 1 for w in (self.weights, self.gate_weights))
 
     def to_dict(self) -> dict:
         return {k: (round(v, 6) if isinstance(v, float) else [round(x, 6) for x in v])
@@ -96,7 +115,7 @@ class Calibration:
 def fit_logistic(
     signals: Sequence[Signals], labels: Sequence[int], l2: float = 1.0, steps: int = 500
 ) -> tuple[list[float], list[float], list[float]]:
-    """Plain gradient descent on standardised features (three features, ~50 points:
+    """Plain gradient descent on standardised features (five features, ~60 points:
     no need for a solver dependency). Returns (weights, means, scales)."""
     import numpy as np
 

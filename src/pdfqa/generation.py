@@ -53,11 +53,13 @@ class Answer:
     model: str
     abstained: bool = False
     raw_text: str = ""  # before abstention (what the model said)
+    answerable_score: float = 1.0  # P(the documents answer the question): the abstention gate
     signals: Signals | None = field(default=None, repr=False)
 
     def to_dict(self) -> dict:
         return {"text": self.text, "citations": [list(c) for c in self.citations],
                 "confidence_score": round(self.confidence_score, 4),
+                "answerable_score": round(self.answerable_score, 4),
                 "latency_ms": round(self.latency_ms, 1), "model": self.model,
                 "abstained": self.abstained, "raw_text": self.raw_text}  # fmt: skip
 
@@ -339,16 +341,18 @@ class AnswerGenerator:
         return self.decide(answer)
 
     def decide(self, answer: Answer) -> Answer:
-        """Confidence under the current calibration; abstain when the model did or when below
-        the threshold (eval_generation re-decides val/test answers after fitting)."""
-        confidence = self.calibration.score(answer.signals)
+        """Scores under the current calibration; abstain when the model did or when the
+        answerability score is below the threshold (eval_generation re-decides val/test answers
+        after fitting)."""
+        answerable = self.calibration.answerable(answer.signals)
         abstained = (is_abstention(answer.raw_text, self.settings.abstain_answer)
-                     or confidence < self.calibration.threshold)  # fmt: skip
+                     or answerable < self.calibration.threshold)  # fmt: skip
         return replace(
             answer,
             text=self.settings.abstain_answer if abstained else answer.raw_text,
             citations=[] if abstained else answer.citations,
-            confidence_score=confidence,
+            confidence_score=self.calibration.score(answer.signals),
+            answerable_score=answerable,
             abstained=abstained,
         )
 
