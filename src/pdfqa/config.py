@@ -238,7 +238,7 @@ class GeneratorProfile(_Strict):
     precision: Literal["auto", "fp32"] = Field(
         "auto",
         description="auto: bf16 mixed precision where the hardware computes bf16 natively "
-        "(CUDA, or a CPU with AVX512-BF16/AMX: ~1.7x faster LoRA steps), fp16 on older GPUs",
+        "(CUDA, or a CPU with AVX512-BF16/AMX: ~2x faster LoRA steps), fp16 on older GPUs",
     )
 
 
