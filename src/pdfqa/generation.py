@@ -11,11 +11,11 @@ one of three back ends:
   model with ``--lora-modules pdfqa=models/generator_adapter``, llama.cpp, TGI …).
 
 Whatever the back end says, the engine abstains with ``generator.abstain_answer`` when the
-calibrated confidence is below the threshold (or a remote model abstains by itself). A local
-model is never allowed to *start* with the abstention answer: its probability of doing so is
-read off the first decoding step and becomes one confidence signal, and the model writes its
-best real answer instead. One calibrated decision (fitted on val) then says whether to show it;
-otherwise a 270M model that learnt to abstain would also abstain on half the answerable questions.
+calibrated answerability score is below the threshold (or a remote model abstains by itself). A
+local model is never allowed to *start* with the abstention answer: its probability of doing so
+is read off the first decoding step and becomes one signal, and the model writes its best real
+answer instead. One calibrated decision (fitted on val) then says whether to show it; a 270M
+model left to abstain by itself also abstains on answerable questions and misses unanswerable ones.
 """
 
 from __future__ import annotations
