@@ -127,3 +127,18 @@ def test_an_outdated_calibration_file_falls_back_to_the_defaults(tmp_path, caplo
     assert calibration.threshold == settings.confidence.threshold and not calibration.weights
     assert "dvc repro eval_generation" in caplog.text
     assert calibration.score(Signals(0.8, 0.1, 0.5, 0.9, 0.0)) > 0
+
+
+def test_a_constant_signal_survives_the_round_trip_through_json():
+    """The base model's abstain_prob is ~1e-6 everywhere: its spread must not become a zero
+    divisor once calibration.json rounds it."""
+    signals, labels = _data()
+    signals = [Signals(s.top_score, s.margin, s.likelihood, 0.5, 1e-6 * (i % 2))
+               for i, s in enumerate(signals)]  # fmt: skip
+    weights, means, scales = fit_logistic(signals, labels)
+    restored = Calibration(
+        **Calibration(0.5, weights=weights, means=means, scales=scales).to_dict()
+    )
+    assert 0 <= restored.score(signals[0]) <= 1
+    restored.scales[-1] = 0.0  # a file written before the guard
+    assert 0 <= restored.score(signals[0]) <= 1

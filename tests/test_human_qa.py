@@ -45,7 +45,9 @@ def test_every_document_is_covered():
 def test_mix_of_types_difficulties_and_unanswerable():
     types = Counter(r["type"] for r in HUMAN)
     assert set(types) == {"factual", "how-to", "definition", "multi-sentence", "unanswerable"}
-    assert 0.08 <= types["unanswerable"] / len(HUMAN) <= 0.15
+    # issue 4 asked for ~10 %; issue 6 raised it to ~25 % so that abstention is measured on
+    # more than four test questions (60 of 249; each split draws its share)
+    assert 0.08 <= types["unanswerable"] / len(HUMAN) <= 0.3
     assert set(Counter(r["difficulty"] for r in HUMAN)) == {"easy", "medium", "hard"}
 
 

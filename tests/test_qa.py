@@ -131,4 +131,4 @@ def test_stage_output_has_no_leakage_between_splits(sample_run):
                     assert seen.setdefault(key, split) == split, r["id"]
             if r["answerable"]:
                 assert r["relevant_chunks"], r["id"]
-    assert {s: len(v) for s, v in out.items()} == {"train": 109, "val": 49, "test": 52}
+    assert {s: len(v) for s, v in out.items()} == {"train": 130, "val": 62, "test": 57}

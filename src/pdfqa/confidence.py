@@ -64,7 +64,8 @@ def question_coverage(question: str, contexts: Sequence[str], idf: Callable[[str
 
 def _logistic(weights: Sequence[float], means, scales, s: Signals) -> float:
     z = weights[0] + sum(
-        w * (x - m) / sd for w, x, m, sd in zip(weights[1:], s.vector(), means, scales, strict=True)
+        w * (x - m) / (sd or 1.0)
+        for w, x, m, sd in zip(weights[1:], s.vector(), means, scales, strict=True)
     )
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
@@ -123,7 +124,7 @@ def fit_logistic(
     y = np.array(labels, dtype=np.float64)
     means = x.mean(axis=0)
     scales = x.std(axis=0)
-    scales[scales < 1e-9] = 1.0
+    scales[scales < 1e-4] = 1.0  # a (nearly) constant signal: leave it unscaled, not ÷ ~0
     x = np.hstack([np.ones((len(x), 1)), (x - means) / scales])
     w = np.zeros(x.shape[1])
     for _ in range(steps):
