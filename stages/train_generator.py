@@ -33,6 +33,7 @@ def main(cfg: Params) -> None:
     )
     from pdfqa.jsonio import read_jsonl, write_json
     from pdfqa.models import native_bf16, resolve
+    from pdfqa.models.builtins import drop_environment_keys
     from pdfqa.prompting import PromptBuilder
     from pdfqa.retrieval import Retriever
     from pdfqa.training import data_hash
@@ -139,6 +140,7 @@ def main(cfg: Params) -> None:
     shutil.rmtree(staging, ignore_errors=True)
     model.save_pretrained(str(staging))
     tokenizer.save_pretrained(str(staging))
+    drop_environment_keys(staging)
     write_model_card(
         staging, base_model=gc.base_model, base_resolved=resolve(gc.base_model, paths.base_models),
         method="QLoRA (4-bit NF4)" if gc.quantization == "4bit" else "LoRA",

@@ -224,3 +224,22 @@ print(json.dumps({"dim": int(model.encode(["한국어 문서"]).shape[-1])}))
     )  # fmt: skip
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert json.loads(proc.stdout.strip().splitlines()[-1]) == {"dim": 16}
+
+
+def test_saved_tokenizers_carry_no_trace_of_the_callers_environment(tmp_path):
+    """HF_HUB_OFFLINE=1 makes transformers save "local_files_only": true; a model saved in two
+    shells must still be byte-identical, or DVC re-runs every stage downstream."""
+    import json
+
+    from pdfqa.models.builtins import drop_environment_keys
+
+    nested = tmp_path / "0_Transformer"
+    nested.mkdir()
+    for directory in (tmp_path, nested):
+        (directory / "tokenizer_config.json").write_text(
+            json.dumps({"local_files_only": True, "model_max_length": 10**30, "pad_token": "<pad>"})
+        )
+    drop_environment_keys(tmp_path)
+    for directory in (tmp_path, nested):
+        config = json.loads((directory / "tokenizer_config.json").read_text())
+        assert config == {"model_max_length": 10**30, "pad_token": "<pad>"}

@@ -18,6 +18,25 @@ from pdfqa.errors import PdfqaError
 log = logging.getLogger("pdfqa.models")
 DEFAULT_BASE_DIR = Path("models/base")
 
+
+# transformers writes the caller's environment into tokenizer_config.json (HF_HUB_OFFLINE=1 →
+# "local_files_only": true); left in, the same model saved in two shells differs by a byte and
+# DVC re-runs everything downstream.
+ENVIRONMENT_KEYS = ("local_files_only",)
+
+
+def drop_environment_keys(directory: Path) -> None:
+    """Remove environment-dependent keys from every tokenizer_config.json under ``directory``."""
+    import json
+
+    for path in sorted(Path(directory).rglob("tokenizer_config.json")):
+        config = json.loads(path.read_text(encoding="utf-8"))
+        if any(key in config for key in ENVIRONMENT_KEYS):
+            for key in ENVIRONMENT_KEYS:
+                config.pop(key, None)
+            path.write_text(json.dumps(config, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+
+
 @dataclass(frozen=True)
 class Builtin:
     name: str
@@ -81,6 +100,7 @@ def pull(name: str, base_dir: Path = DEFAULT_BASE_DIR, force: bool = False) -> P
     )  # fmt: skip
     with tempfile.TemporaryDirectory(prefix=f".{name}.", dir=target.parent) as tmp:
         built = builtin.build(Path(tmp) / name)
+        drop_environment_keys(built)
         if target.exists():
             shutil.rmtree(target)
         built.rename(target)
