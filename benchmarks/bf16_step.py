@@ -43,7 +43,7 @@ def main() -> None:
     import torch
 
     from pdfqa.config import load_params
-    from pdfqa.generator_training import answer_only_loss, load_trainable
+    from pdfqa.generation.train import answer_only_loss, load_trainable
     from pdfqa.models import native_bf16
 
     cfg = load_params(ROOT / "params.yaml")

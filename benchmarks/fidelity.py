@@ -15,7 +15,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from pdfqa.qa import squash  # the same whitespace-insensitive form QA evidence uses
+from pdfqa.korean import squash  # the same whitespace-insensitive form QA evidence uses
 
 FIXTURE = Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "fidelity"
 
@@ -35,7 +35,7 @@ def raw_pypdf_text(pdf: Path) -> str:
 
 
 def ingest_text(pdf: Path) -> str:
-    from pdfqa.pdf import read_pdf
+    from pdfqa.corpus.pdf import read_pdf
 
     result = read_pdf(pdf.name, pdf.read_bytes())
     if result.skipped_reason:

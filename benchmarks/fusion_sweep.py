@@ -14,9 +14,9 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def main() -> None:
-    from pdfqa.evaluation import mean_metrics, query_metrics
     from pdfqa.jsonio import read_jsonl
-    from pdfqa.retrieval import Retriever, rrf, weighted_fusion
+    from pdfqa.retrieval.index import Retriever, rrf, weighted_fusion
+    from pdfqa.retrieval.metrics import mean_metrics, query_metrics
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--index", type=Path, default=ROOT / "models" / "index")

@@ -32,7 +32,7 @@ def raw_pypdf(files: list[Path]) -> int:
 
 def ours(folder: Path, workers: int) -> int:
     from pdfqa.config import IngestConfig, Paths
-    from pdfqa.ingest import run_ingest
+    from pdfqa.corpus.ingest import run_ingest
 
     with tempfile.TemporaryDirectory() as tmp:
         paths = Paths(

@@ -21,8 +21,8 @@ PROMPT = "다음은 문서의 내용입니다:\n\nko.TeX은 한국어 조판을 
 
 
 def sentences(n: int) -> list[str]:
+    from pdfqa.corpus.pdf import read_pdf
     from pdfqa.korean import hangul_ratio, split_sentences_regex
-    from pdfqa.pdf import read_pdf
 
     found = []
     for pdf in sorted((ROOT / "data" / "pdfs").glob("*.pdf")):

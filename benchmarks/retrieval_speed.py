@@ -51,7 +51,7 @@ def main() -> None:
     from pdfqa.bm25 import KoreanBM25
     from pdfqa.config import load_params
     from pdfqa.jsonio import read_jsonl
-    from pdfqa.retrieval import Retriever, build_faiss, encode_passages
+    from pdfqa.retrieval.index import Retriever, build_faiss, encode_passages
 
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--model", type=Path, default=ROOT / "models" / "embedder")

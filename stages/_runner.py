@@ -31,7 +31,8 @@ def run(name: str, main: Callable[[Params], None], doc: str | None) -> int:
     return 0
 
 
-def latest_checkpoint(directory: Path) -> str | None:
-    """The newest Trainer checkpoint in ``directory``, to resume an interrupted training stage."""
-    checkpoints = sorted(directory.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
-    return str(checkpoints[-1]) if checkpoints else None
+def require(files: list[Path], command: str) -> None:
+    """Fail with one line naming the first missing input and the command that makes it."""
+    for needed in files:
+        if not needed.exists():
+            raise PdfqaError(f"{needed} not found: run `{command}` first")

@@ -11,7 +11,7 @@ log = logging.getLogger("pdfqa.chunk")
 
 
 def main(cfg: Params) -> None:
-    from pdfqa.chunking import chunk_pages
+    from pdfqa.corpus import chunk_pages
     from pdfqa.jsonio import read_jsonl, write_jsonl
 
     if not cfg.paths.pages.exists():

@@ -7,7 +7,7 @@ from pdfqa.errors import PdfqaError
 
 
 def main(cfg: Params) -> None:
-    from pdfqa.ingest import run_ingest
+    from pdfqa.corpus import run_ingest
 
     summary = run_ingest(cfg.ingest, cfg.paths)
     if cfg.ingest.strict and not summary.ok:

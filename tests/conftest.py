@@ -140,6 +140,7 @@ def trained_retriever(sample_run, tmp_path_factory):
                 "embedder": out / "embedder", "index": out / "index", "checkpoints": out / "ckpt",
                 "train_embedder_metrics": out / "metrics" / "train_embedder.json",
                 "retrieval_metrics": out / "metrics" / "retrieval.json",
+                "per_question_retrieval": out / "metrics" / "per_question" / "retrieval.jsonl",
                 "retrieval_report": out / "reports" / "retrieval.md", "plots": out / "plots"}),
             "wandb": sample_run.wandb.model_copy(update={"mode": "offline", "dir": out / "wandb"}),
             "eval_retrieval": sample_run.eval_retrieval.model_copy(update={"bootstrap": 200}),

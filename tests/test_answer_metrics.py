@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from pdfqa.answer_metrics import (
+from pdfqa.generation.metrics import (
     abstention_scores,
     answer_span,
     corpus_bleu,

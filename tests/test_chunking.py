@@ -2,8 +2,8 @@ from itertools import pairwise
 
 import pytest
 
-from pdfqa.chunking import chunk_pages
 from pdfqa.config import ChunkConfig
+from pdfqa.corpus.chunking import chunk_pages
 from pdfqa.korean import sentence_splitter, token_counter
 
 SENTENCES = [f"이것은 {i}번째 문장이며 한국어 청크 분할을 시험한다." for i in range(1, 41)]
@@ -107,7 +107,7 @@ def test_chunks_on_the_real_sample(tmp_path):
     """Chunk one real PDF end to end: ingest output in, bounded chunks with pages out."""
     from conftest import SAMPLE_PDFS
 
-    from pdfqa.pdf import read_pdf
+    from pdfqa.corpus.pdf import read_pdf
 
     result = read_pdf("cjk-ko-doc.pdf", (SAMPLE_PDFS / "cjk-ko-doc.pdf").read_bytes())
     pages = [

@@ -1,4 +1,4 @@
-from pdfqa.cleanup import CleanupOptions, clean_pages, strip_headers_footers
+from pdfqa.corpus.cleanup import CleanupOptions, clean_pages, strip_headers_footers
 
 BODIES = ["패키지를 내려받는다.", "설정 파일을 고친다.", "문서를 컴파일한다.", "결과를 확인한다."]
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import random
 
-from pdfqa.confidence import (
+from pdfqa.generation.confidence import (
     FEATURES,
     Calibration,
     Signals,
@@ -115,7 +115,7 @@ def test_an_outdated_calibration_file_falls_back_to_the_defaults(tmp_path, caplo
     import json
 
     from pdfqa.config import GeneratorConfig
-    from pdfqa.generation import load_calibration
+    from pdfqa.generation.engine import load_calibration
 
     path = tmp_path / "calibration.json"
     path.write_text(json.dumps({"lora": {"threshold": 0.9, "retrieval_weight": 0.5,

@@ -1,6 +1,7 @@
 import pytest
 
-from pdfqa.evaluation import mean_metrics, paired_bootstrap, query_metrics
+from pdfqa.retrieval.metrics import mean_metrics, query_metrics
+from pdfqa.stats import paired_bootstrap
 
 
 def test_query_metrics_match_hand_computed_values():

@@ -15,7 +15,7 @@ import pytest
 import yaml
 from conftest import ROOT
 
-from pdfqa.generation import AnswerGenerator, ModelType
+from pdfqa.generation.engine import AnswerGenerator, ModelType
 
 
 @pytest.fixture(scope="module")
@@ -31,6 +31,7 @@ def generator_run(trained_retriever, tiny_gemma, tmp_path_factory):
             "generator_adapter": out / "generator_adapter", "checkpoints": out / "ckpt",
             "train_generator_metrics": out / "metrics" / "train_generator.json",
             "calibration": out / "calibration.json", "generation_metrics": out / "metrics" / "generation.json",
+            "per_question_generation": out / "metrics" / "per_question" / "generation.jsonl",
             "generation_report": out / "reports" / "generation.md"}),
         "wandb": trained_retriever.wandb.model_copy(update={"dir": out / "wandb"}),
         "eval_generation": trained_retriever.eval_generation.model_copy(update={"bootstrap": 200, "latency_samples": 3}),
@@ -42,12 +43,12 @@ def generator_run(trained_retriever, tiny_gemma, tmp_path_factory):
 def test_train_generator_resumes_after_a_failure_and_writes_the_adapter(
     generator_run, monkeypatch, caplog
 ):
-    import pdfqa.generator_training
+    import pdfqa.generation.train
     import stages.train_generator
 
     params = generator_run
     with monkeypatch.context() as patch:  # crash after training, before the adapter is written
-        patch.setattr(pdfqa.generator_training, "write_model_card", lambda *a, **k: 1 / 0)
+        patch.setattr(pdfqa.generation.train, "write_model_card", lambda *a, **k: 1 / 0)
         with pytest.raises(ZeroDivisionError):
             stages.train_generator.main(params)
     assert not params.paths.generator_adapter.exists()  # nothing half-written
@@ -127,8 +128,8 @@ def test_local_model_never_starts_with_the_abstention_and_reports_its_probabilit
     ``abstain_prob`` signal, and the calibrated threshold alone decides whether to abstain."""
     import torch
 
-    from pdfqa.confidence import Calibration
-    from pdfqa.generation import engine_for
+    from pdfqa.generation.confidence import Calibration
+    from pdfqa.generation.engine import engine_for
 
     engine = engine_for("lora", evaluated, calibration=Calibration(threshold=0.0))
     backend = engine.backend
@@ -222,7 +223,7 @@ class _CompletionsHandler(BaseHTTPRequestHandler):
 
 @pytest.mark.slow
 def test_openai_compatible_backend_over_loopback(trained_retriever):
-    from pdfqa.retrieval import Retriever
+    from pdfqa.retrieval.index import Retriever
 
     server = HTTPServer(("127.0.0.1", 0), _CompletionsHandler)
     threading.Thread(target=server.serve_forever, daemon=True).start()
@@ -251,7 +252,7 @@ def test_openai_compatible_backend_over_loopback(trained_retriever):
 def test_openai_compatible_backend_reports_an_unreachable_server():
     from pdfqa.config import GeneratorConfig
     from pdfqa.errors import PdfqaError
-    from pdfqa.generation import OpenAICompatibleBackend
+    from pdfqa.generation.engine import OpenAICompatibleBackend
 
     backend = OpenAICompatibleBackend(GeneratorConfig(), "m", "http://127.0.0.1:9", None, timeout=2)
     with pytest.raises(PdfqaError, match="failed"):

@@ -9,14 +9,15 @@ import pytest
 from conftest import ROOT, SAMPLE_PDFS
 
 from pdfqa.jsonio import read_jsonl
-from pdfqa.qa import load_human, squash
+from pdfqa.korean import squash
+from pdfqa.qa.records import load_human
 
 HUMAN = list(read_jsonl(ROOT / "data" / "qa" / "human.jsonl"))
 
 
 @pytest.fixture(scope="module")
 def extracted_pages() -> dict[tuple[str, int], str]:
-    from pdfqa.pdf import read_pdf
+    from pdfqa.corpus.pdf import read_pdf
 
     pages = {}
     for pdf in sorted(SAMPLE_PDFS.glob("*.pdf")):

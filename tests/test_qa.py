@@ -4,7 +4,7 @@ import pytest
 
 from pdfqa.errors import PdfqaError
 from pdfqa.jsonio import read_jsonl
-from pdfqa.qa import (
+from pdfqa.qa.records import (
     SPLITS,
     HumanQA,
     assign_splits,
@@ -115,7 +115,7 @@ def test_unanswerable_records_are_shared_across_splits_and_never_move():
 def test_stage_output_has_no_leakage_between_splits(sample_run):
     """On the qa stage's output for the sample corpus: no evidence passage and no question
     in two splits, every answerable record anchored, and the frozen split sizes."""
-    from pdfqa.qa import squash
+    from pdfqa.korean import squash
 
     out = {s: list(read_jsonl(sample_run.paths.qa_split(s))) for s in SPLITS}
     seen_evidence: dict[str, str] = {}

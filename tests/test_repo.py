@@ -33,3 +33,13 @@ def test_dvc_stages_are_thin_module_entrypoints():
 
 def test_dvc_analytics_off():
     assert "analytics = false" in (ROOT / ".dvc" / "config").read_text()
+
+
+def test_stage_files_are_io_plus_a_library_call():
+    """The work lives in src/pdfqa/<concept>/ (importable by the A/B test, the app, tuning);
+    a stage only reads its deps, calls the library and writes its outs."""
+    for path in sorted((ROOT / "stages").glob("*.py")):
+        lines = path.read_text(encoding="utf-8").splitlines()
+        assert len(lines) <= 80, f"{path.name}: {len(lines)} lines; move the logic into src/pdfqa/"
+        assert not any(line.startswith("def ") and not line.startswith(("def main(", "def run(",
+                       "def require(")) for line in lines), f"{path.name} defines helpers"  # fmt: skip

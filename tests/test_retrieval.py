@@ -3,7 +3,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from pdfqa.retrieval import Retriever, build_faiss, rrf, weighted_fusion
+from pdfqa.retrieval.index import Retriever, build_faiss, rrf, weighted_fusion
 
 
 def test_rrf_rewards_agreement_and_supports_weights():

@@ -4,7 +4,7 @@ import pytest
 
 from pdfqa.jsonio import read_jsonl
 from pdfqa.korean import sentence_splitter
-from pdfqa.synthetic import (
+from pdfqa.qa.synthetic import (
     IctOptions,
     filter_generated,
     ict_pairs,
@@ -93,7 +93,7 @@ def test_llm_generator_runs_on_the_builtin_model():
     from models_cache import builtin_dir
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
-    from pdfqa.synthetic import generate_questions
+    from pdfqa.qa.synthetic import generate_questions
 
     directory = builtin_dir("gemma-3-270m")
     model = AutoModelForCausalLM.from_pretrained(directory).eval()

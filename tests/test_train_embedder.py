@@ -12,7 +12,7 @@ import pytest
 from conftest import ROOT
 
 from pdfqa.jsonio import read_jsonl
-from pdfqa.training import Pair, build_dataset, mine_negatives, training_pairs
+from pdfqa.retrieval.pairs import Pair, build_dataset, mine_negatives, training_pairs
 
 CHUNKS = [
     {"chunk_id": "c0", "text": "자동 조사 기능은 nojosa 옵션으로 끈다. 조사는 받침에 따라 고른다."},

@@ -8,7 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 
-from pdfqa.validation import build_frames, describe, run_validation, summarise
+from pdfqa.qa.validation import build_frames, describe, run_validation, summarise
 
 CFG = SimpleNamespace(
     min_corpus_hangul_ratio=0.3, max_page_mojibake_ratio=0.2,

@@ -66,8 +66,8 @@ def inspect(
     show_text: Annotated[int, typer.Option(help="print the first N characters of page 1")] = 0,
 ) -> None:
     """Check PDFs before adding them: readable?, text layer?, Hangul share, warnings."""
+    from pdfqa.corpus import FLAG_MESSAGES, read_pdf
     from pdfqa.korean import hangul_ratio
-    from pdfqa.pdf import FLAG_MESSAGES, read_pdf
 
     bad = 0
     for path in pdfs:

@@ -45,6 +45,8 @@ class Paths(_Strict):
     calibration: Path = Path("models/calibration.json")
     generation_metrics: Path = Path("metrics/generation.json")
     generation_report: Path = Path("reports/generation.md")
+    per_question_retrieval: Path = Path("metrics/per_question/retrieval.jsonl")
+    per_question_generation: Path = Path("metrics/per_question/generation.jsonl")
 
     def qa_split(self, split: str) -> Path:
         return self.qa_dir / f"{split}.jsonl"

@@ -1,4 +1,4 @@
-"""Deterministic JSON/JSONL writing.
+"""Deterministic JSON/JSONL writing, and the content hash model cards quote.
 
 DVC caches by content hash, so the same input must produce byte-identical files: keys are
 sorted, Korean is written as UTF-8 (not \\u escapes) and files are replaced atomically so a
@@ -7,6 +7,7 @@ crash never leaves a half-written artifact behind.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 import tempfile
@@ -59,3 +60,11 @@ def read_jsonl(path: Path | str) -> Iterator[dict]:
                     yield json.loads(line)
                 except json.JSONDecodeError as exc:
                     raise ValueError(f"{path}:{line_no}: invalid JSON ({exc.msg})") from None
+
+
+def data_hash(*files: Path | str) -> str:
+    """First 16 hex digits of the sha256 of the files' bytes, in order (model cards record it)."""
+    digest = hashlib.sha256()
+    for path in files:
+        digest.update(Path(path).read_bytes())
+    return digest.hexdigest()[:16]

@@ -25,6 +25,12 @@ def normalize(text: str) -> str:
     return CONTROL_RE.sub("", unicodedata.normalize("NFC", text))
 
 
+def squash(text: str) -> str:
+    """Whitespace-insensitive form: PDF text does not keep word spaces reliably (Korean words
+    are often split or run together by the extractor), so evidence and answers are matched on it."""
+    return re.sub(r"\s+", "", unicodedata.normalize("NFC", text))
+
+
 def is_hangul(char: str) -> bool:
     return bool(HANGUL_RE.match(char))
 

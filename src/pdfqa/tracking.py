@@ -1,4 +1,5 @@
-"""Weights & Biases for every training stage, offline by default (no login, no network).
+"""Run tracking for both training stages: Weights & Biases, offline by default (no login, no
+network), and the Trainer checkpoints an interrupted run resumes from.
 
 W&B writes into ``./wandb`` and several folders in $HOME unless told otherwise, and with a key
 but no server it can block for ~90 s; every location and the mode are therefore set explicitly
@@ -53,3 +54,9 @@ def run(cfg: WandbConfig, name: str, config: dict):
         yield current
     finally:
         current.finish()
+
+
+def latest_checkpoint(directory: Path) -> str | None:
+    """The newest Trainer checkpoint in ``directory``, to resume an interrupted training run."""
+    checkpoints = sorted(directory.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[-1]))
+    return str(checkpoints[-1]) if checkpoints else None

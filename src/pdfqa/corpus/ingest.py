@@ -13,12 +13,12 @@ from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pdfqa.cleanup import CleanupOptions
 from pdfqa.config import IngestConfig, Paths
+from pdfqa.corpus.cleanup import CleanupOptions
+from pdfqa.corpus.pdf import FLAG_MESSAGES, PdfResult, content_id, read_pdf
 from pdfqa.errors import PdfqaError
 from pdfqa.jsonio import write_json, write_jsonl
 from pdfqa.korean import hangul_ratio
-from pdfqa.pdf import FLAG_MESSAGES, PdfResult, content_id, read_pdf
 
 log = logging.getLogger("pdfqa.ingest")
 

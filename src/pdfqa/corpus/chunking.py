@@ -15,8 +15,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from itertools import groupby, pairwise
 
-from pdfqa.cleanup import LIST_START_RE
 from pdfqa.config import ChunkConfig
+from pdfqa.corpus.cleanup import LIST_START_RE
 from pdfqa.korean import SentenceSplitter, TokenCounter, sentence_splitter, token_counter
 
 _ENDS_SENTENCE = re.compile(r"[.!?。？！:;)\]\"”’…]$")

@@ -16,7 +16,7 @@ from collections import Counter
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 
-from pdfqa.cleanup import CleanupOptions, clean_pages
+from pdfqa.corpus.cleanup import CleanupOptions, clean_pages
 from pdfqa.korean import MOJIBAKE_RE
 
 BLANK = "blank"

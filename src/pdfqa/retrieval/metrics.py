@@ -1,4 +1,4 @@
-"""Retrieval metrics as the guide defines them, plus MRR, nDCG and paired bootstrap CIs.
+"""Retrieval metrics as the guide defines them (precision/recall/F1/hit@k), plus MRR and nDCG.
 
 Relevance is binary at chunk level: a retrieved chunk is relevant if it is one of the record's
 ``relevant_chunks`` (the chunks containing its human evidence).
@@ -7,7 +7,6 @@ Relevance is binary at chunk level: a retrieved chunk is relevant if it is one o
 from __future__ import annotations
 
 import math
-import random
 from collections.abc import Sequence
 
 
@@ -37,19 +36,3 @@ def query_metrics(
 def mean_metrics(per_query: list[dict[str, float]]) -> dict[str, float]:
     keys = per_query[0].keys() if per_query else []
     return {k: round(sum(q[k] for q in per_query) / len(per_query), 4) for k in keys}
-
-
-def paired_bootstrap(
-    a: Sequence[float], b: Sequence[float], n: int = 1000, seed: int = 0
-) -> dict[str, float]:
-    """Mean of (a - b) with a 95% percentile interval from resampling queries (paired)."""
-    diffs = [x - y for x, y in zip(a, b, strict=True)]
-    rng = random.Random(seed)
-    means = sorted(sum(rng.choices(diffs, k=len(diffs))) / len(diffs) for _ in range(n))
-    return {
-        "mean": round(sum(diffs) / len(diffs), 4),
-        "ci95_low": round(means[int(0.025 * n)], 4),
-        "ci95_high": round(means[min(n - 1, int(0.975 * n))], 4),
-        "n_queries": len(diffs),
-        "resamples": n,
-    }

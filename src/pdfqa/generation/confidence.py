@@ -44,8 +44,7 @@ def question_coverage(question: str, contexts: Sequence[str], idf: Callable[[str
 
     Weighting by IDF makes the rare, specific word of a question count most: a question about
     "EPUB" whose contexts never say "EPUB" scores low however many common words match."""
-    from pdfqa.korean import INTERROGATIVES, content_tokens, search_tokens
-    from pdfqa.qa import squash
+    from pdfqa.korean import INTERROGATIVES, content_tokens, search_tokens, squash
 
     words = [w for w in dict.fromkeys(content_tokens(question)) if w not in INTERROGATIVES]
     if not words:

@@ -29,10 +29,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from pdfqa.confidence import Calibration, Signals, question_coverage
 from pdfqa.config import GeneratorConfig
 from pdfqa.errors import PdfqaError
-from pdfqa.prompting import PromptBuilder, clean_generation, support
+from pdfqa.generation.confidence import Calibration, Signals, question_coverage
+from pdfqa.generation.prompt import PromptBuilder, clean_generation, support
 
 log = logging.getLogger("pdfqa.generation")
 
@@ -75,7 +75,7 @@ class Draft:
 
 
 def is_abstention(text: str, abstain_answer: str) -> bool:
-    from pdfqa.qa import squash
+    from pdfqa.korean import squash
 
     return (
         not text.strip() or squash(abstain_answer)[:8] in squash(text) or "찾을수없" in squash(text)
@@ -380,7 +380,7 @@ def engine_for(system: str, params, retriever=None, calibration: Calibration | N
                endpoint: str | None = None, model_name: str | None = None,
                api_key: str | None = None) -> AnswerGenerator:  # fmt: skip
     """The engine behind each system name the CLI and eval_generation use."""
-    from pdfqa.retrieval import Retriever
+    from pdfqa.retrieval.index import Retriever
 
     paths, gc = params.paths, params.generator
     if system not in SYSTEMS:

@@ -14,8 +14,6 @@ from __future__ import annotations
 
 import hashlib
 import random
-import re
-import unicodedata
 from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -24,6 +22,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from pdfqa.errors import PdfqaError
+from pdfqa.korean import squash
 
 SPLITS = ("train", "val", "test")
 ABSTAIN_ANSWER = "문서에서 답을 찾을 수 없습니다."
@@ -71,11 +70,6 @@ def load_human(records: Iterable[dict]) -> list[HumanQA]:
     if problems:
         raise PdfqaError("invalid human QA records:\n  " + "\n  ".join(problems[:20]))
     return out
-
-
-def squash(text: str) -> str:
-    """Whitespace-insensitive form: PDF text does not keep word spaces reliably."""
-    return re.sub(r"\s+", "", unicodedata.normalize("NFC", text))
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from pdfqa.korean import MOJIBAKE_RE, hangul_ratio
-from pdfqa.qa import SPLITS, squash
+from pdfqa.korean import MOJIBAKE_RE, hangul_ratio, squash
+from pdfqa.qa.records import SPLITS
 
 log = logging.getLogger("pdfqa.validate")
 
@@ -337,3 +337,52 @@ def summarise(outcomes: list[Outcome]) -> dict:
 def describe(outcome: Outcome) -> str:
     column = f" on {outcome.column}" if outcome.column else ""
     return f"[{outcome.suite}/{outcome.frame}] {outcome.expectation}{column}: {outcome.detail}"
+
+
+@dataclass
+class GateResult:
+    """What the ``validate`` stage reports: the metrics summary and every expectation's outcome."""
+
+    summary: dict  # metrics/data_quality.json
+    outcomes: list[Outcome]
+
+    @property
+    def failed(self) -> list[Outcome]:
+        return [o for o in self.outcomes if not o.success and o.critical]
+
+    def failure_message(self, docs_dir: Path) -> str:
+        listing = "\n  ".join(describe(o) for o in self.failed)
+        return (
+            f"data quality gate failed ({len(self.failed)} critical expectation(s)); "
+            f"Data Docs: {docs_dir / 'index.html'}\n  {listing}"
+        )
+
+
+def run_gate(
+    pages: list[dict],
+    chunks: list[dict],
+    qa: dict[str, list[dict]],
+    synthetic: list[dict],
+    settings,
+    chunk_bounds: tuple[int, int],
+    docs_dir: Path,
+) -> GateResult:
+    """Every suite over the data (blank pages excluded), Data Docs into ``docs_dir``; logs one
+    line per suite and every warning. ``settings``: ValidateConfig; bounds: (min, max) tokens."""
+    from types import SimpleNamespace
+
+    bounds = SimpleNamespace(
+        **settings.model_dump(), min_tokens=chunk_bounds[0], max_tokens=chunk_bounds[1]
+    )
+    frames = build_frames(
+        [p for p in pages if "blank" not in p["flags"]], chunks, qa, synthetic, bounds
+    )
+    outcomes = run_validation(frames, docs_dir)
+    result = GateResult(summarise(outcomes), outcomes)
+    for outcome in outcomes:
+        if not outcome.success and not outcome.critical:
+            log.warning("warning %s", describe(outcome))
+    for suite, s in result.summary["suites"].items():
+        log.info("%s: %d/%d expectations passed, %d failed, %d warnings",
+                 suite, s["passed"], s["expectations"], s["failed"], s["warnings"])  # fmt: skip
+    return result

@@ -21,7 +21,9 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 
+from pdfqa.config import SynthQAConfig
 from pdfqa.korean import content_tokens, hangul_ratio
 
 log = logging.getLogger("pdfqa.synth_qa")
@@ -183,3 +185,41 @@ def generate_questions(
         )
         candidates += [(q, chunk) for q in parse_questions(text)[:per_chunk]]
     return candidates
+
+
+def synthesize(
+    chunks: list[dict],
+    page_split: dict[str, dict[str, str]],
+    settings: SynthQAConfig,
+    *,
+    splitter: str,
+    generator_model: str,
+    base_dir: Path,
+    seed: int,
+) -> list[dict]:
+    """Every configured generator's pairs from the train-page chunks, sorted by id (stage ``synth_qa``)."""
+    from pdfqa.korean import sentence_splitter
+
+    usable = train_chunks(chunks, page_split)
+    pairs: list[dict] = []
+    if "ict" in settings.generators:
+        ict = ict_pairs(
+            usable, sentence_splitter(splitter), IctOptions(**settings.ict.model_dump()), seed
+        )
+        log.info("ict: %d pairs from %d train-page chunks", len(ict), len(usable))
+        pairs += ict
+    if "llm" in settings.generators and settings.llm.max_chunks > 0:
+        from pdfqa.models import load_causal_lm
+
+        llm = settings.llm
+        model, tokenizer = load_causal_lm(generator_model, base_dir)
+        model.eval()
+        step = max(1, len(usable) // llm.max_chunks)
+        picked = usable[::step][: llm.max_chunks]
+        candidates = generate_questions(
+            model, tokenizer, picked, llm.questions_per_chunk, llm.max_new_tokens, llm.context_chars
+        )
+        kept, stats = filter_generated(candidates, chunks, llm.min_overlap, llm.round_trip_k)
+        log.info("llm (%s): %s", generator_model, stats)
+        pairs += kept
+    return sorted(pairs, key=lambda p: p["id"])

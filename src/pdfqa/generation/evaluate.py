@@ -1,0 +1,205 @@
+"""Answer evaluation on the frozen test split (human questions): stage ``eval_generation``.
+
+Each system (base / lora / extractive) answers val and test once. On val, the confidence model
+(P(correct answer)), the answerability gate and its abstention threshold are fitted
+(``models/calibration.json``, which ``pdfqa ask`` uses); test only reports. Per-question rows
+are kept so the A/B test can pair them across revisions.
+"""
+
+from __future__ import annotations
+
+import gc as garbage
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+from pdfqa.errors import PdfqaError
+
+if TYPE_CHECKING:
+    from pdfqa.config import GeneratorConfig, Params
+    from pdfqa.generation.confidence import Calibration
+
+log = logging.getLogger("pdfqa.eval_generation")
+TEXT_METRICS = ("bleu", "rouge_l", "token_f1", "span_hit")
+DELTA_METRICS = ("rouge_l", "span_hit", "token_f1")
+
+
+@dataclass
+class GenerationEvaluation:
+    metrics: dict  # metrics/generation.json
+    calibrations: dict[str, dict]  # models/calibration.json: system → fitted Calibration
+    per_question: list[dict]  # one row per (system, test question), sorted
+    report: str  # reports/generation.md
+
+
+def score(records: list[dict], answers: list) -> list[dict]:
+    """Per-question metrics (text metrics on answerable questions only)."""
+    from pdfqa.generation.metrics import (
+        answer_span,
+        faithfulness,
+        is_correct,
+        rouge_l,
+        sentence_bleu,
+        span_hit,
+        token_f1,
+    )
+
+    rows = []
+    for record, answer in zip(records, answers, strict=True):
+        row = {"id": record["id"], "answerable": record["answerable"], "abstained": answer.abstained,
+               "confidence": answer.confidence_score, "latency_ms": answer.latency_ms}  # fmt: skip
+        if record["answerable"]:
+            text = answer.text
+            row.update(bleu=sentence_bleu(text, record["answer"]), rouge_l=rouge_l(text, record["answer"]),
+                       token_f1=token_f1(text, record["answer"]),
+                       span_hit=span_hit(text, answer_span(record["answer"], record.get("evidence", ""))))  # fmt: skip
+            row["correct"] = (not answer.abstained) and is_correct(row["token_f1"], row["span_hit"])
+        else:
+            row["correct"] = answer.abstained
+        if not answer.abstained:
+            cited = [
+                h.text for h in answer.contexts if (h.source, h.page_start) in set(answer.citations)
+            ]
+            row["faithfulness"] = faithfulness(answer.text, cited)
+        rows.append(row)
+    return rows
+
+
+def summarise(
+    rows: list[dict], answers: list, weights: dict[str, float], latencies: list[float]
+) -> dict:
+    from pdfqa.generation.metrics import (
+        abstention_scores,
+        corpus_bleu,
+        overall_system_score,
+        percentile,
+    )
+
+    answerable = [r for r in rows if r["answerable"]]
+    out = {k: sum(r[k] for r in answerable) / len(answerable) for k in TEXT_METRICS if answerable}
+    texts = [a.text for a, r in zip(answers, rows, strict=True) if r["answerable"]]
+    refs = [r["reference"] for r in rows if r["answerable"]]
+    out["corpus_bleu"] = corpus_bleu(texts, refs) if texts else 0.0
+    answered = [r["faithfulness"] for r in rows if "faithfulness" in r]
+    out["faithfulness"] = sum(answered) / len(answered) if answered else 0.0
+    out["answerable_accuracy"] = sum(r["correct"] for r in answerable) / max(1, len(answerable))
+    out.update(abstention_scores([r["abstained"] for r in rows], [r["answerable"] for r in rows]))
+    out["latency_p50_ms"] = percentile(latencies, 0.5)
+    out["latency_p95_ms"] = percentile(latencies, 0.95)
+    unknown = set(weights) - set(out)
+    if unknown:
+        raise PdfqaError(
+            f"eval_generation.weights names unknown metrics: {', '.join(sorted(unknown))}"
+        )
+    out["overall_system_score"] = overall_system_score(out, weights)
+    return {k: round(v, 4) for k, v in sorted(out.items())}
+
+
+def answer_all(engine, records: list[dict], batch_size: int, desc: str) -> list:
+    from tqdm import tqdm
+
+    answers = []
+    for i in tqdm(range(0, len(records), batch_size), desc=desc, unit="batch"):
+        answers.extend(engine.answer_batch([r["question"] for r in records[i : i + batch_size]]))
+    return answers
+
+
+def calibrate(val: list[dict], raw_answers: list, settings: GeneratorConfig) -> Calibration:
+    """Fit the confidence (target: answerable and correct) and the abstention gate (target:
+    answerable) on val, then choose the gate's threshold there."""
+    from pdfqa.generation.confidence import Calibration, choose_threshold, fit_logistic
+
+    rows = score(val, raw_answers)
+    signals = [a.signals for a in raw_answers]
+    calibration = Calibration(0.0, settings.confidence.retrieval_weight)
+    correct = [int(r["answerable"] and r["correct"]) for r in rows]
+    if 0 < sum(correct) < len(correct):  # else nothing to separate: keep the blend
+        calibration.weights, calibration.means, calibration.scales = fit_logistic(signals, correct)
+    answerable = [int(r["answerable"]) for r in rows]
+    if 0 < sum(answerable) < len(answerable):
+        fitted = fit_logistic(signals, answerable)
+        calibration.gate_weights, calibration.gate_means, calibration.gate_scales = fitted
+    calibration.threshold = choose_threshold(
+        [calibration.answerable(s) for s in signals], [r["answerable"] for r in rows],
+        [r["correct"] for r in rows], [a.abstained for a in raw_answers],
+        settings.confidence.max_answerable_drop,
+    )  # fmt: skip
+    return calibration
+
+
+def per_question_row(system: str, row: dict, record: dict, answer) -> dict:
+    """One line of metrics/per_question/generation.jsonl: the scores plus what was answered."""
+    out = {
+        k: round(v, 4) if isinstance(v, float) else v for k, v in row.items() if k != "reference"
+    }
+    out.update(system=system, question=record["question"], answer=answer.text,
+               answerable_score=round(answer.answerable_score, 4),
+               citations=[[source, page] for source, page in answer.citations])  # fmt: skip
+    out["latency_ms"] = round(answer.latency_ms, 1)
+    return out
+
+
+def evaluate_generation(
+    val: list[dict], test: list[dict], retriever, cfg: Params
+) -> GenerationEvaluation:
+    """Answer val and test with every system in ``eval_generation.systems``, fit calibrations on
+    val, score test; LoRA − base gets paired-bootstrap CIs."""
+    from pdfqa.generation.confidence import Calibration, reliability_table
+    from pdfqa.generation.engine import engine_for
+    from pdfqa.generation.report import render_report
+    from pdfqa.stats import paired_bootstrap
+
+    gc, ec = cfg.generator, cfg.eval_generation
+    results, calibrations, per_question, samples = {}, {}, {}, {}
+    for system in ec.systems:
+        engine = engine_for(system, cfg, retriever, calibration=Calibration(threshold=0.0))
+        raw_val = answer_all(engine, val, gc.batch_size, f"{system} val")
+        raw_test = answer_all(engine, test, gc.batch_size, f"{system} test")
+        latencies = [engine.answer(r["question"]).latency_ms for r in test[: ec.latency_samples]]
+        calibration = calibrate(val, raw_val, gc)
+        engine.calibration = calibration
+        answers = [engine.decide(a) for a in raw_test]
+        rows = score(test, answers)
+        for row, record in zip(rows, test, strict=True):
+            row["reference"] = record["answer"]
+        metrics = summarise(rows, answers, ec.weights, latencies)
+        no_threshold = score(test, raw_test)
+        answerable_rows = [r for r in no_threshold if r["answerable"]]
+        metrics["answerable_accuracy_without_threshold"] = round(
+            sum(r["correct"] for r in answerable_rows) / max(1, len(answerable_rows)), 4
+        )
+        # the confidence's own target, as fitted: the model's answer is correct (never, when the
+        # documents hold no answer), whether or not the gate then abstains
+        table, ece = reliability_table(
+            [r["confidence"] for r in rows],
+            [r["answerable"] and r["correct"] for r in no_threshold],
+        )
+        metrics["calibration_ece"] = ece
+        results[system] = metrics
+        calibrations[system] = calibration.to_dict()
+        per_question[system] = rows
+        samples[system] = answers
+        results[system + "_reliability"] = table
+        log.info("%s: ROUGE-L %.3f, span hit %.3f, abstention recall %.2f, overall %.3f", system,
+                 metrics["rouge_l"], metrics["span_hit"], metrics["abstention_recall"],
+                 metrics["overall_system_score"])  # fmt: skip
+        del engine
+        garbage.collect()
+
+    deltas = {}
+    if {"lora", "base"} <= set(per_question):
+        for metric in DELTA_METRICS:
+            a = [r[metric] for r in per_question["lora"] if r["answerable"]]
+            b = [r[metric] for r in per_question["base"] if r["answerable"]]
+            deltas[f"lora_minus_base_{metric}"] = paired_bootstrap(a, b, ec.bootstrap, cfg.seed)
+    summary = {
+        "systems": {s: results[s] for s in ec.systems}, "deltas": deltas,
+        "reliability": {s: results[s + "_reliability"] for s in ec.systems},
+        "n_test": len(test), "n_unanswerable": sum(not r["answerable"] for r in test),
+        "bleu_tokenize": "char", "text_tokenize": "kiwi morphemes",
+    }  # fmt: skip
+    rows = [per_question_row(s, row, record, answer) for s in ec.systems
+            for row, record, answer in zip(per_question[s], test, samples[s], strict=True)]  # fmt: skip
+    rows.sort(key=lambda row: (row["system"], row["id"]))
+    report = render_report(results, deltas, test, samples, ec, calibrations)
+    return GenerationEvaluation(summary, calibrations, rows, report)

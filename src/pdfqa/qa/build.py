@@ -1,0 +1,74 @@
+"""Human QA + chunks → frozen train/val/test QA sets with statistics: stage ``qa``.
+
+Splits come from page sections (or whole documents) of every PDF, questions follow their
+evidence page, and each record's evidence is anchored to the current chunks.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+
+from pdfqa.config import QAConfig
+from pdfqa.errors import PdfqaError
+from pdfqa.qa.records import (
+    SPLITS,
+    HumanQA,
+    assign_splits,
+    document_splits,
+    resolve_evidence,
+    section_splits,
+    statistics,
+    to_guide_record,
+)
+
+log = logging.getLogger("pdfqa.qa")
+
+
+@dataclass
+class QASets:
+    splits: dict[str, list[dict]]  # split → guide records, sorted by id
+    stats: dict  # data/qa/stats.json
+    page_splits: dict  # data/qa/splits.json: which page of which PDF went to which split
+
+
+def build_qa_sets(human: list[HumanQA], chunks: list[dict], qa: QAConfig, seed: int) -> QASets:
+    page_counts: dict[str, int] = {}
+    for chunk in chunks:
+        page_counts[chunk["source"]] = max(page_counts.get(chunk["source"], 0), chunk["page_end"])
+    unknown = sorted({r.source for r in human if r.source and r.source not in page_counts})
+    if unknown:
+        raise PdfqaError(
+            f"human QA refers to PDFs that are not in the corpus: {', '.join(unknown)}"
+        )
+
+    if qa.split_by == "section":
+        page_split = section_splits(page_counts, seed, qa.section_pages, qa.fractions)
+    else:
+        page_split = document_splits(page_counts, seed, qa.fractions)
+
+    by_split: dict[str, list[dict]] = {s: [] for s in SPLITS}
+    split_of = assign_splits(human, page_split, seed, qa.fractions)
+    for record in human:
+        split = split_of[record.id]
+        resolution = resolve_evidence(record, chunks, qa.min_overlap)
+        if resolution.method == "unresolved":
+            log.warning(
+                "%s: evidence not found in %s chunks (best overlap %.2f); kept with no "
+                "relevant_chunks, validate will flag it", record.id, record.source, resolution.score,
+            )  # fmt: skip
+        by_split[split].append(to_guide_record(record, resolution, split))
+
+    stats = statistics(by_split, {c["chunk_id"]: c["text"] for c in chunks})
+    counts = {s: stats["splits"][s]["count"] for s in SPLITS}
+    log.info(
+        "%d human QA records → train %d / val %d / test %d; evidence resolution %s",
+        len(human), counts["train"], counts["val"], counts["test"], stats["resolution"],
+    )  # fmt: skip
+    return QASets(
+        splits={s: sorted(by_split[s], key=lambda r: r["id"]) for s in SPLITS},
+        stats=stats,
+        page_splits={"split_by": qa.split_by, "seed": seed,
+                     "pages": {src: {str(p): s for p, s in sorted(pages.items())}
+                               for src, pages in page_split.items()}},
+    )  # fmt: skip
