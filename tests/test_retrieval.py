@@ -85,3 +85,26 @@ def test_missing_index_is_a_clear_error(tmp_path):
 
     with pytest.raises(PdfqaError, match="dvc repro index"):
         Retriever.from_dir(tmp_path)
+
+
+def test_saved_bm25_index_is_byte_identical_across_processes(tmp_path):
+    """Python salts set order per process; a vocabulary numbered in set order made every
+    `dvc repro` write a new models/index and re-run everything downstream of it."""
+    import hashlib
+    import os
+    import subprocess
+    import sys
+
+    code = (
+        "import sys, pathlib; from pdfqa.bm25 import KoreanBM25; "
+        "KoreanBM25(['한국어 문서를 검색합니다', '조사와 어미를 분리합니다', 'BM25 색인 만들기', "
+        "'문서 검색 색인']).save(pathlib.Path(sys.argv[1]))"
+    )
+    digests = []
+    for seed in ("1", "2"):
+        out = tmp_path / seed
+        out.mkdir()
+        env = {**os.environ, "PYTHONHASHSEED": seed}
+        subprocess.run([sys.executable, "-c", code, str(out)], env=env, check=True, timeout=120)
+        digests.append({f.name: hashlib.sha256(f.read_bytes()).hexdigest() for f in out.iterdir()})
+    assert digests[0] == digests[1] and "vocab.index.json" in digests[0]

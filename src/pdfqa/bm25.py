@@ -22,7 +22,12 @@ class KoreanBM25:
 
         self._doc_freq = None
         self._index = bm25s.BM25(k1=self.k1, b=self.b)
-        self._index.index([search_tokens(t) or ["∅"] for t in self.texts], show_progress=False)
+        docs = [search_tokens(t) or ["∅"] for t in self.texts]
+        # bm25s numbers the vocabulary in set order, which changes with PYTHONHASHSEED: the
+        # saved index would differ byte for byte between runs and DVC would re-run everything
+        # downstream. Sorted ids give the same scores and the same bytes every time.
+        vocab = {token: i for i, token in enumerate(sorted({t for doc in docs for t in doc}))}
+        self._index.index(([[vocab[t] for t in doc] for doc in docs], vocab), show_progress=False)
 
     def save(self, directory) -> None:
         self._index.save(str(directory))

@@ -119,7 +119,8 @@ the fine-tuned retriever's distractors) with the loss on answer tokens only.
 - **Training data** (sha256 of train.jsonl, first 16 hex `{data_hash}`): {n_train} examples
   ({kinds}); validation {n_val} examples.
 - **Validation loss** (answer tokens): base {base_loss:.4f} → adapted {tuned_loss:.4f}.
-- **Trained** {steps} optimizer steps in {seconds:.0f} s on {device}; params `{params}`.
+- **Trained** {steps} optimizer steps on {device} (wall time: metrics/train_generator.json);
+  params `{params}`.
 
 Load with peft:
 
@@ -176,7 +177,7 @@ class TrainedGenerator:
             quant_note="; base weights 4-bit NF4, double quantisation, bf16 compute" if qlora else "",
             data_hash=data_hash, n_train=self.n_train,
             kinds=", ".join(f"{k} {v}" for k, v in sorted(self.kinds.items())), n_val=self.n_val,
-            base_loss=self.base_loss, tuned_loss=self.tuned_loss, steps=self.steps, seconds=self.seconds,
+            base_loss=self.base_loss, tuned_loss=self.tuned_loss, steps=self.steps,
             device=self.device, params=gc.model_dump(mode="json"), adapter_dir=str(adapter_dir),
         )  # fmt: skip
 

@@ -53,7 +53,7 @@ class TrainedEmbedder:
             n_human=self.n_pairs - self.n_synthetic, n_synthetic=self.n_synthetic,
             generators=", ".join(self.generators), loss=rc.loss, n_negatives=self.n_negatives,
             mining=rc.mining, n_val=self.n_val, base_metrics=self.base_metrics,
-            tuned_metrics=self.tuned_metrics, seconds=self.seconds, device=self.device,
+            tuned_metrics=self.tuned_metrics, device=self.device,
             params=rc.model_dump(mode="json"),
         )  # fmt: skip
 
@@ -64,6 +64,7 @@ class TrainedEmbedder:
                 k: round(v, 4) for k, v in self.tuned_metrics.items() if "cosine" in k
             },
             "train_pairs": self.n_pairs,
+            "train_seconds": round(self.seconds, 1),
             "device": self.device,
         }
 
@@ -215,7 +216,7 @@ Fine-tuned by the pdfqa DVC stage `train_embedder`.
 |---|---|---|
 {metric_rows}
 
-Training took {seconds:.0f} s on {device}. Use `prompt_name="query"` for questions and
+Trained on {device} (wall time: metrics/train_embedder.json). Use `prompt_name="query"` for questions and
 `prompt_name="passage"` for chunks. The base model's licence applies.
 """
 
