@@ -36,10 +36,10 @@ def register(repo: Path | str, name: str, ref: str = "HEAD", message: str | None
 
     first = not versions(repo, name)
     try:
-        tag = api.register(str(repo), name, ref=ref, message=message, bump_patch=not first)
+        registration = api.register(str(repo), name, ref=ref, message=message, bump_patch=not first)
     except Exception as exc:  # GTO raises its own exception types for user errors
         raise _gto_error(exc) from None
-    return tag.version if hasattr(tag, "version") else str(tag)
+    return registration.version
 
 
 def assign(repo: Path | str, name: str, version: str, stage: str, message: str) -> None:
