@@ -11,7 +11,8 @@ import typer
 app = typer.Typer(
     help=(
         "Korean PDF question answering. The pipeline itself runs with `dvc repro` "
-        "(see README); these commands run single steps and inspect inputs."
+        "(see README); these commands run single steps, inspect inputs, answer questions and "
+        "manage the model lifecycle (registry, A/B, promotion, tuning)."
     ),
     no_args_is_help=True,
     add_completion=False,
@@ -126,9 +127,13 @@ def ask(
         str, typer.Argument(help='question, e.g. "ko.TeX이 CTAN에 처음 등재된 해는?"')
     ],
     system: Annotated[
-        str,
-        typer.Option(help="lora (adapted generator) | base | extractive (no LLM, fast) | openai"),
-    ] = "lora",
+        str | None,
+        typer.Option(
+            help="lora (adapted generator) | base | extractive (no LLM, fast) | openai; "
+            "default: lora, or the bundle's own system with --stage/--version",
+            show_default=False,
+        ),
+    ] = None,
     endpoint: Annotated[
         str | None,
         typer.Option(
@@ -142,6 +147,13 @@ def ask(
         ),
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="print the answer as JSON")] = False,
+    stage: Annotated[
+        str | None,
+        typer.Option(help="answer with the registry's bundle at this stage, e.g. prod"),
+    ] = None,
+    version: Annotated[
+        str | None, typer.Option(help="answer with this registered bundle version, e.g. v0.0.1")
+    ] = None,
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Answer a question from the indexed PDFs with page citations and a confidence score.
@@ -149,7 +161,8 @@ def ask(
     Needs `dvc repro` to have built the index (and, for lora, the adapter). Prints the
     confidence (probability the answer is correct) and the answerability score; below the
     answerability threshold fitted by eval_generation the engine answers that the documents do
-    not contain the answer."""
+    not contain the answer. With --stage/--version the promoted bundle is fetched through DVC
+    (cached under models/.registry/) and answers with its own system unless --system is given."""
     import json
     import os
 
@@ -159,11 +172,17 @@ def ask(
 
     setup()
     try:
-        from pdfqa.generation import engine_for
-
         cfg = load_params(params)
-        engine = engine_for(system, cfg, endpoint=endpoint, model_name=model,
-                            api_key=os.environ.get("OPENAI_API_KEY"))  # fmt: skip
+        if stage or version:
+            from pdfqa.lifecycle.serving import load_bundle
+
+            bundle = load_bundle(cfg, stage=stage, version=version)
+            engine = bundle.engine(system, base_dir=cfg.paths.base_models)
+        else:
+            from pdfqa.generation import engine_for
+
+            engine = engine_for(system or "lora", cfg, endpoint=endpoint, model_name=model,
+                                api_key=os.environ.get("OPENAI_API_KEY"))  # fmt: skip
         answer = engine.answer(question)
     except PdfqaError as exc:
         typer.echo(f"error: {exc}", err=True)
@@ -181,6 +200,134 @@ def ask(
         f"  confidence {answer.confidence_score:.2f} · answerable {answer.answerable_score:.2f}"
         f" · {answer.latency_ms:.0f} ms · {answer.model}"
     )
+
+
+def _fail(exc: Exception) -> None:
+    typer.echo(f"error: {exc}", err=True)
+    raise typer.Exit(1) from None
+
+
+@app.command()
+def promote(
+    version: Annotated[
+        str | None,
+        typer.Option(help="roll back: assign the stage to this earlier version (e.g. v0.0.1)"),
+    ] = None,
+    force: Annotated[
+        str | None,
+        typer.Option(help="promote although the A/B verdict is hold; REASON goes in the tag"),
+    ] = None,
+    local: Annotated[
+        bool, typer.Option(help="no DVC remote: the bundle stays in this machine's cache only")
+    ] = False,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Promote this commit's bundle to prod (gto register + gto assign), or roll back.
+
+    Refuses with one line, tagging nothing, unless: dvc.lock and the metrics are committed, a
+    DVC remote is configured (the bundle is pushed there), the A/B verdict in metrics/ab.json is
+    promote (or --force REASON), the data-quality gate passed, and the smoke questions in
+    params (promotion.smoke) pass on the bundle read back from the artifact store: answerable
+    ones with confidence > promotion.min_confidence and a citation, unanswerable ones abstain.
+    `git push --tags` shares the promotion; `gto history qa-bundle` shows who moved what."""
+    from pdfqa.config import load_params
+    from pdfqa.errors import PdfqaError
+    from pdfqa.lifecycle import promote as lifecycle
+    from pdfqa.logs import setup
+
+    setup()
+    try:
+        cfg = load_params(params)
+        if version:
+            done = lifecycle.rollback(cfg, version)
+            typer.echo(f"{cfg.promotion.stage} → {done} (rollback)")
+        else:
+            done = lifecycle.promote(cfg, force_reason=force, local=local)
+            typer.echo(f"{cfg.promotion.stage} → {done}; share it with `git push --tags`")
+    except PdfqaError as exc:
+        _fail(exc)
+
+
+@app.command()
+def registry(
+    history: Annotated[bool, typer.Option(help="also print every registration and move")] = False,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Registered bundle versions, the stages they hold and their headline test metrics."""
+    from pdfqa.config import load_params
+    from pdfqa.errors import PdfqaError
+    from pdfqa.lifecycle.report import registry_table
+
+    try:
+        typer.echo(registry_table(load_params(params), Path("."), history=history))
+    except PdfqaError as exc:
+        _fail(exc)
+
+
+@app.command()
+def ab(
+    champion: Annotated[str, typer.Argument(help="A: version (v0.0.1), stage (prod) or git rev")],
+    challenger: Annotated[
+        str, typer.Argument(help="B: version, stage, git rev or `workspace`")
+    ] = "workspace",
+    output: Annotated[Path | None, typer.Option(help="also write the markdown here")] = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Paired A/B test of two revisions' bundles on the frozen test questions (A = champion).
+
+    Reads each side's committed per-question results and chosen system (no models are loaded),
+    so any two revisions compare in seconds; rules from params (ab_test)."""
+    from pdfqa.config import load_params
+    from pdfqa.errors import PdfqaError
+    from pdfqa.lifecycle.ab import render_markdown
+    from pdfqa.lifecycle.abtest import run_ab, side
+
+    try:
+        cfg = load_params(params)
+        result = run_ab(cfg, side(Path("."), cfg, champion), side(Path("."), cfg, challenger))
+    except PdfqaError as exc:
+        _fail(exc)
+    text = render_markdown(result)
+    if output:
+        output.write_text(text, encoding="utf-8")
+    typer.echo(text)
+
+
+@app.command()
+def tune(
+    target: Annotated[str, typer.Option(help="fusion | retriever | generator")] = "fusion",
+    n_trials: Annotated[int, typer.Option(help="trials to add in this run")] = 20,
+    timeout: Annotated[
+        float | None, typer.Option(help="stop starting trials after this many seconds")
+    ] = None,
+    study: Annotated[
+        str | None, typer.Option(help="study name: optuna/<study>.db (default: the target)")
+    ] = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Optuna search on the val split; resumable, prints the `dvc exp run -S …` of the best.
+
+    Search spaces come from params (tuning.<target>); the study is SQLite (optuna/<study>.db):
+    run it again to add trials. SQLite allows one writer at a time, so run one `pdfqa tune` per
+    study; to fan trials out over several machines queue them as DVC experiments instead
+    (`dvc exp run --queue -S …` then `dvc queue start -j N`). The first trial of a new study
+    measures params.yaml as it is. fusion: seconds for 30 trials; retriever: one fine-tuning per
+    trial; generator: one LoRA training per trial, each in a subprocess. W&B logs each trial
+    (wandb.mode, offline by default). Report: reports/tuning/<study>.html (opens offline)."""
+    from pdfqa.config import load_params
+    from pdfqa.errors import PdfqaError
+    from pdfqa.lifecycle.tuning import format_result
+    from pdfqa.lifecycle.tuning import tune as run_tune
+    from pdfqa.logs import setup
+
+    setup()
+    try:
+        cfg = load_params(params)
+        result = run_tune(cfg, target, study=study, n_trials=n_trials, timeout=timeout,
+                          params_file=params)  # fmt: skip
+    except PdfqaError as exc:
+        _fail(exc)
+    typer.echo(format_result(result))
 
 
 models_app = typer.Typer(

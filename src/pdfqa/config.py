@@ -47,6 +47,11 @@ class Paths(_Strict):
     generation_report: Path = Path("reports/generation.md")
     per_question_retrieval: Path = Path("metrics/per_question/retrieval.jsonl")
     per_question_generation: Path = Path("metrics/per_question/generation.jsonl")
+    bundle: Path = Path("models/bundle")
+    bundle_summary: Path = Path("metrics/bundle.json")
+    ab_metrics: Path = Path("metrics/ab.json")
+    ab_report: Path = Path("reports/ab.md")
+    registry_cache: Path = Path("models/.registry")  # bundles fetched from the registry, by version
 
     def qa_split(self, split: str) -> Path:
         return self.qa_dir / f"{split}.jsonl"
@@ -320,6 +325,72 @@ class EvalGenerationConfig(_Strict):
     )  # fmt: skip
 
 
+class BundleConfig(_Strict):
+    """What stage ``bundle`` packs into ``paths.bundle`` (the registry's artifact)."""
+
+    system: Literal["auto", "lora", "base", "extractive"] = Field(
+        "auto", description="auto: the best system on val by overall_system_score"
+    )
+
+
+class ABTestConfig(_Strict):
+    """Stage ``ab_test``: this workspace's bundle (challenger) against ``champion_stage``."""
+
+    champion_stage: str = "prod"
+    primary: str = "answerable_accuracy"
+    secondaries: dict[str, float] = Field(
+        {"recall@5": 0.05, "mrr@10": 0.05, "rouge_l": 0.05, "abstention_recall": 0.15,
+         "latency_p95": 2000.0},
+        description="metric → non-inferiority margin, in the metric's units",
+    )  # fmt: skip
+    alpha: float = Field(0.05, gt=0, lt=1)
+    min_paired: int = Field(20, ge=2, description="fewer paired questions: the test refuses")
+    resamples: int = Field(9999, ge=99, description="permutations and bootstrap resamples")
+
+
+class SmokeQuestion(_Strict):
+    question: str = Field(min_length=1)
+    answerable: bool = True
+
+
+class PromotionConfig(_Strict):
+    """``pdfqa promote``: the guide's smoke validation before a bundle reaches ``stage``."""
+
+    stage: str = "prod"
+    min_confidence: float = Field(0.5, ge=0, le=1)
+    smoke: list[SmokeQuestion] = []
+
+
+class SearchSpace(_Strict):
+    """One Optuna dimension: ``choices``, or a ``low``..``high`` range (``log`` scale)."""
+
+    low: float | None = None
+    high: float | None = None
+    log: bool = False
+    int_: bool = Field(False, alias="int")
+    choices: list[float | int | str] | None = None
+
+    @model_validator(mode="after")
+    def _one_kind(self) -> SearchSpace:
+        if (self.choices is None) == (self.low is None or self.high is None):
+            raise ValueError("a search space has either choices or low and high")
+        if self.choices is None and self.low > self.high:  # type: ignore[operator]
+            raise ValueError("search space low must not exceed high")
+        return self
+
+
+class TuningConfig(_Strict):
+    """``pdfqa tune``: search spaces per target, keyed by the params path they set."""
+
+    storage_dir: Path = Path("optuna")
+    reports_dir: Path = Path("reports/tuning")
+    pruner: Literal["median", "hyperband", "none"] = "median"
+    startup_trials: int = Field(5, ge=0, description="trials before the pruner may stop one")
+    fusion: dict[str, SearchSpace] = {}
+    retriever: dict[str, SearchSpace] = {}
+    generator: dict[str, SearchSpace] = {}
+
+
 class Params(_Strict):
     seed: int = 42
     paths: Paths = Paths()
@@ -334,6 +405,10 @@ class Params(_Strict):
     wandb: WandbConfig = WandbConfig()
     generator: GeneratorConfig = GeneratorConfig()
     eval_generation: EvalGenerationConfig = EvalGenerationConfig()
+    bundle: BundleConfig = BundleConfig()
+    ab_test: ABTestConfig = ABTestConfig()
+    promotion: PromotionConfig = PromotionConfig()
+    tuning: TuningConfig = TuningConfig()
 
 
 def load_params(path: Path | str = DEFAULT_PARAMS) -> Params:

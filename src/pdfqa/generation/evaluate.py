@@ -2,8 +2,9 @@
 
 Each system (base / lora / extractive) answers val and test once. On val, the confidence model
 (P(correct answer)), the answerability gate and its abstention threshold are fitted
-(``models/calibration.json``, which ``pdfqa ask`` uses); test only reports. Per-question rows
-are kept so the A/B test can pair them across revisions.
+(``models/calibration.json``, which ``pdfqa ask`` uses), and the val summary the bundle stage
+chooses its serving system by; test only reports. Per-question test rows are kept so the A/B
+test can pair them across revisions.
 """
 
 from __future__ import annotations
@@ -127,6 +128,23 @@ def calibrate(val: list[dict], raw_answers: list, settings: GeneratorConfig) -> 
     return calibration
 
 
+def val_summary(val: list[dict], answers: list, weights: dict[str, float], latencies) -> dict:
+    """The same summary on val, with the calibration fitted there (so in-sample for the gate):
+    what the bundle stage chooses its answer system by, never test. Also how confident the
+    system is when it is right, which says whether promotion's min_confidence is reachable."""
+    import numpy as np
+
+    rows = score(val, answers)
+    for row, record in zip(rows, val, strict=True):
+        row["reference"] = record["answer"]
+    out = summarise(rows, answers, weights, latencies)
+    right = [r["confidence"] for r in rows if r["answerable"] and r["correct"]]
+    out["n"] = len(val)
+    out["confidence_when_correct_p50"] = round(float(np.median(right)), 4) if right else 0.0
+    out["confidence_when_correct_max"] = round(max(right), 4) if right else 0.0
+    return dict(sorted(out.items()))
+
+
 def per_question_row(system: str, row: dict, record: dict, answer) -> dict:
     """One line of metrics/per_question/generation.jsonl: the scores plus what was answered."""
     out = {
@@ -150,7 +168,7 @@ def evaluate_generation(
     from pdfqa.stats import paired_bootstrap
 
     gc, ec = cfg.generator, cfg.eval_generation
-    results, calibrations, per_question, samples = {}, {}, {}, {}
+    results, calibrations, per_question, samples, val_results = {}, {}, {}, {}, {}
     for system in ec.systems:
         engine = engine_for(system, cfg, retriever, calibration=Calibration(threshold=0.0))
         raw_val = answer_all(engine, val, gc.batch_size, f"{system} val")
@@ -158,6 +176,8 @@ def evaluate_generation(
         latencies = [engine.answer(r["question"]).latency_ms for r in test[: ec.latency_samples]]
         calibration = calibrate(val, raw_val, gc)
         engine.calibration = calibration
+        val_results[system] = val_summary(val, [engine.decide(a) for a in raw_val], ec.weights,
+                                          latencies)  # fmt: skip
         answers = [engine.decide(a) for a in raw_test]
         rows = score(test, answers)
         for row, record in zip(rows, test, strict=True):
@@ -193,7 +213,7 @@ def evaluate_generation(
             b = [r[metric] for r in per_question["base"] if r["answerable"]]
             deltas[f"lora_minus_base_{metric}"] = paired_bootstrap(a, b, ec.bootstrap, cfg.seed)
     summary = {
-        "systems": {s: results[s] for s in ec.systems}, "deltas": deltas,
+        "systems": {s: results[s] for s in ec.systems}, "deltas": deltas, "val": val_results,
         "reliability": {s: results[s + "_reliability"] for s in ec.systems},
         "n_test": len(test), "n_unanswerable": sum(not r["answerable"] for r in test),
         "bleu_tokenize": "char", "text_tokenize": "kiwi morphemes",

@@ -82,7 +82,7 @@ def answer_only_loss(model, batch: dict, num_items: int | None = None):
     return loss / count
 
 
-def make_trainer(model, tokenizer, args, train_dataset, eval_dataset):
+def make_trainer(model, tokenizer, args, train_dataset, eval_dataset, callbacks=None):
     from transformers import Trainer
 
     class AnswerOnlyTrainer(Trainer):
@@ -98,6 +98,7 @@ def make_trainer(model, tokenizer, args, train_dataset, eval_dataset):
         eval_dataset=eval_dataset,
         data_collator=lambda features: pad_batch(features, pad_id),
         processing_class=tokenizer,
+        callbacks=callbacks,
     )
 
 
@@ -201,8 +202,12 @@ def train_generator(
     index_dir: Path,
     base_dir: Path,
     checkpoints: Path,
+    callbacks: list | None = None,
+    run_name: str = "train_generator",
 ) -> TrainedGenerator:
-    """LoRA/QLoRA-adapt ``gc.base_model``; contexts come from the fine-tuned index in ``index_dir``."""
+    """LoRA/QLoRA-adapt ``gc.base_model``; contexts come from the fine-tuned index in ``index_dir``.
+    ``callbacks`` are TrainerCallbacks (``pdfqa tune`` prunes through one); ``run_name`` names
+    the W&B run."""
     import torch
     from transformers import TrainingArguments
 
@@ -258,7 +263,7 @@ def train_generator(
         seed=seed,
         data_seed=seed,
         report_to=report_to or "none",
-        run_name="train_generator",
+        run_name=run_name,
         use_cpu=device == "cpu",
         bf16=bf16,
         fp16=mixed and device == "cuda" and not bf16 and gc.quantization != "4bit",
@@ -273,8 +278,8 @@ def train_generator(
     config = {"generator": gc.model_dump(mode="json"), "seed": seed, "device": device,
               "n_train": len(train_examples), "n_val": len(val_examples), "kinds": dict(kinds)}  # fmt: skip
     start = time.perf_counter()
-    with tracking.run(wandb, "train_generator", config) as wandb_run:
-        trainer = make_trainer(model, tokenizer, args, train_ds, val_ds)
+    with tracking.run(wandb, run_name, config) as wandb_run:
+        trainer = make_trainer(model, tokenizer, args, train_ds, val_ds, callbacks)
         resume = tracking.latest_checkpoint(checkpoints)
         # LoRA starts as a no-op: this is the base model's loss
         base_loss = float(trainer.evaluate()["eval_loss"])

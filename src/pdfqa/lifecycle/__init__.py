@@ -1,9 +1,12 @@
-"""Model lifecycle: deciding which models users get.
+"""Model lifecycle: deciding which models users get (stages ``bundle`` and ``ab_test``).
 
-``significance`` holds the paired statistics and ``ab`` the comparison that the A/B test between
-a challenger and the promoted champion runs on per-question results (metrics/per_question/,
-written by the eval stages); ``registry`` registers, promotes, rolls back and fetches bundles
-with DVC artifacts + GTO tags. No DVC stage uses this package yet.
+``bundle`` assembles models/bundle/ (the registry's artifact) and ``serving`` opens one — the
+workspace's or a registry version fetched through DVC — and answers with it. ``significance``
+holds the paired statistics, ``ab`` the comparison of two sides' per-question results and
+``abtest`` who the sides are (workspace, version, stage or git rev). ``registry`` registers,
+assigns and fetches versions with DVC artifacts + GTO tags; ``promote`` adds the checks in front
+of it; ``tuning`` (+ ``tune_worker``) is ``pdfqa tune``; ``report`` renders the registry.
+Submodules with heavy imports are not re-exported here, so the stages' code deps stay small.
 """
 
 from pdfqa.lifecycle.ab import ABResult, Side, compare, render_markdown, to_metrics

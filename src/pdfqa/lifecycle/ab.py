@@ -180,7 +180,7 @@ def compare(
         verdict, reason = "hold", f"worse than the non-inferiority margin on {', '.join(worse)}"
     else:
         verdict = "promote"
-        reason = f"{primary} {main.difference:+.3f} (p = {main.p_value:.3f}), no secondary worse than its margin"
+        reason = f"{primary} {main.difference:+.3f} (p = {format_p(main.p_value)}), no secondary worse than its margin"
     if first_promotion:
         reason = f"first promotion (compared against the base models): {reason}"
     source = METRICS[primary][0]
@@ -195,6 +195,11 @@ def compare(
         n_paired=main.n, mde=mde, alpha=alpha, verdict=verdict, reason=reason,
         first_promotion=first_promotion, changed=changed,
     )  # fmt: skip
+
+
+def format_p(p: float) -> str:
+    """Permutation p-values are never 0 (p = (k+1)/(B+1)): show small ones in full."""
+    return f"{p:.3f}" if p >= 0.001 else f"{p:.1e}"
 
 
 def to_metrics(result: ABResult) -> dict:
@@ -229,10 +234,10 @@ def render_markdown(result: ABResult) -> str:
     for c in [result.primary, *result.secondaries]:
         name = f"**{c.metric}** (primary)" if c is result.primary else c.metric
         flag = " ⚠" if c.worse_than_margin else ""
-        holm = "–" if c.p_holm is None else f"{c.p_holm:.3f}"
+        holm = "–" if c.p_holm is None else format_p(c.p_holm)
         margin = "–" if c.margin is None else f"{c.margin:g}"
         lines.append(f"| {name} | {c.champion:.3f} | {c.challenger:.3f} | {c.difference:+.3f}{flag} | "
-                     f"[{c.ci_low:+.3f}, {c.ci_high:+.3f}] | {c.p_value:.3f} | {holm} | {margin} | {c.n} |")  # fmt: skip
+                     f"[{c.ci_low:+.3f}, {c.ci_high:+.3f}] | {format_p(c.p_value)} | {holm} | {margin} | {c.n} |")  # fmt: skip
     if result.changed:
         lines += ["", f"## Questions that changed most ({result.primary.metric})", "",
                   "| question | champion | challenger |", "|---|---|---|"]  # fmt: skip

@@ -118,15 +118,35 @@ def resolve(repo: Path | str, name: str, stage: str) -> tuple[str, str, str]:
     return current[0].version, found["rev"], found["path"]
 
 
+def resolve_version(repo: Path | str, name: str, version: str) -> tuple[str, str]:
+    """(git rev, path) of a registered ``version``."""
+    import dvc.api
+
+    known = [v.version for v in versions(repo, name)]
+    if version not in known:
+        raise PdfqaError(
+            f"{name} has no version {version} (known: {', '.join(known) or 'none registered yet'})"
+        )
+    found = dvc.api.artifacts_show(name, version=version, repo=str(repo))
+    return found["rev"], found["path"]
+
+
 def fetch(repo: Path | str, name: str, stage: str, cache_dir: Path) -> tuple[str, Path]:
-    """(version, local directory) of the bundle at ``stage``: from ``cache_dir/<name>/<version>``
-    when fetched before, else copied out of the DVC cache or remote at that version's rev."""
+    """(version, local directory) of the bundle at ``stage``."""
+    version, rev, path = resolve(repo, name, stage)
+    return version, fetch_rev(repo, name, version, rev, path, cache_dir)
+
+
+def fetch_rev(
+    repo: Path | str, name: str, version: str, rev: str, path: str, cache_dir: Path
+) -> Path:
+    """``path`` at ``rev`` in ``cache_dir/<name>/<version>``: reused when fetched before, else
+    copied out of the DVC cache or remote (staged, then renamed: never half a bundle)."""
     from dvc.api import DVCFileSystem
 
-    version, rev, path = resolve(repo, name, stage)
     target = Path(cache_dir) / name / version
     if (target / ".complete").exists():
-        return version, target
+        return target
     staging = target.with_name(target.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     staging.parent.mkdir(parents=True, exist_ok=True)
@@ -134,11 +154,12 @@ def fetch(repo: Path | str, name: str, stage: str, cache_dir: Path) -> tuple[str
         DVCFileSystem(str(repo), rev=rev).get(path, str(staging), recursive=True)
     except Exception as exc:
         shutil.rmtree(staging, ignore_errors=True)
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise PdfqaError(
-            f"could not fetch {name} {version} ({path} at {rev[:8]}): {exc}; is the DVC remote "
+            f"could not fetch {name} {version} ({path} at {rev[:8]}): {first}; is the DVC remote "
             "configured and reachable (`dvc remote list`)?"
         ) from None
     (staging / ".complete").write_text(f"{name} {version} {rev}\n", encoding="utf-8")
     shutil.rmtree(target, ignore_errors=True)
     staging.rename(target)
-    return version, target
+    return target

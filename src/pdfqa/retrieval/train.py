@@ -80,8 +80,12 @@ def train_embedder(
     wandb: WandbConfig,
     base_dir: Path,
     checkpoints: Path,
+    callbacks: list | None = None,
+    run_name: str = "train_embedder",
 ) -> TrainedEmbedder:
-    """Fine-tune ``rc.base_model`` on the train pairs, keep the best val checkpoint (nDCG@10)."""
+    """Fine-tune ``rc.base_model`` on the train pairs, keep the best val checkpoint (nDCG@10).
+    ``callbacks`` are transformers TrainerCallbacks (``pdfqa tune`` reports val metrics to Optuna
+    through one); ``run_name`` names the W&B run."""
     import torch
     from sentence_transformers import (
         SentenceTransformerTrainer,
@@ -144,7 +148,7 @@ def train_embedder(
         seed=seed,
         data_seed=seed,
         report_to=report_to or "none",
-        run_name="train_embedder",
+        run_name=run_name,
         use_cpu=device == "cpu",
         bf16=device == "cuda" and torch.cuda.is_bf16_supported(),
         prompts=column_prompts,
@@ -156,10 +160,11 @@ def train_embedder(
     config = {"retriever": rc.model_dump(mode="json"), "seed": seed, "n_pairs": len(pairs),
               "n_synthetic": len(synthetic), "device": device}  # fmt: skip
     start = time.perf_counter()
-    with tracking.run(wandb, "train_embedder", config) as wandb_run:
+    with tracking.run(wandb, run_name, config) as wandb_run:
         trainer = SentenceTransformerTrainer(
-            model=model, args=args, train_dataset=dataset, loss=loss, evaluator=evaluator
-        )
+            model=model, args=args, train_dataset=dataset, loss=loss, evaluator=evaluator,
+            callbacks=callbacks,
+        )  # fmt: skip
         trainer.train(resume_from_checkpoint=tracking.latest_checkpoint(checkpoints))
         seconds = time.perf_counter() - start
         tuned_metrics = {k: float(v) for k, v in evaluator(model).items()}
