@@ -43,3 +43,23 @@ def test_stage_files_are_io_plus_a_library_call():
         assert len(lines) <= 80, f"{path.name}: {len(lines)} lines; move the logic into src/pdfqa/"
         assert not any(line.startswith("def ") and not line.startswith(("def main(", "def run(",
                        "def require(")) for line in lines), f"{path.name} defines helpers"  # fmt: skip
+
+
+def test_bytecode_does_not_change_the_hash_of_code_deps(tmp_path):
+    """Stages list code folders as deps; if DVC hashed the __pycache__ Python writes beside them,
+    a fresh clone (no bytecode yet) would see every stage as changed and retrain everything."""
+    import os
+
+    from dvc.repo import Repo
+
+    pyc = ROOT / "src" / "pdfqa" / "__pycache__" / "probe.cpython-311.pyc"
+    pyc.parent.mkdir(exist_ok=True)
+    pyc.write_bytes(b"\0")
+    try:
+        with Repo(str(ROOT)) as repo:
+            assert repo.dvcignore.is_ignored(repo.fs, os.fspath(pyc))
+            assert not repo.dvcignore.is_ignored(
+                repo.fs, os.fspath(ROOT / "src" / "pdfqa" / "config.py")
+            )
+    finally:
+        pyc.unlink()
