@@ -45,6 +45,9 @@ def main() -> None:
     parser.add_argument("--fusion-trials", type=int, default=30)
     parser.add_argument("--retriever-trials", type=int, default=8)
     parser.add_argument("--skip-retriever", action="store_true")
+    parser.add_argument("--skip-fusion", action="store_true")
+    parser.add_argument("--storage-dir", type=Path, default=None,
+                        help="resume the studies in this folder (default: a new temporary one)")  # fmt: skip
     args = parser.parse_args()
     os.chdir(ROOT)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -56,7 +59,11 @@ def main() -> None:
 
     setup()
     params = load_params()
-    tmp = Path(tempfile.mkdtemp(prefix="pdfqa-tuning-bench-"))
+    tmp = (
+        args.storage_dir.parent
+        if args.storage_dir
+        else Path(tempfile.mkdtemp(prefix="pdfqa-tuning-bench-"))
+    )
     cfg = params.model_copy(update={
         "tuning": params.tuning.model_copy(update={"storage_dir": tmp / "optuna", "reports_dir": tmp / "reports"}),
         "wandb": params.wandb.model_copy(update={"mode": "offline", "dir": tmp / "wandb"}),
@@ -65,10 +72,10 @@ def main() -> None:
     test = _test_rankings(retriever, cfg)
     lines = []
 
-    start = time.perf_counter()
-    fusion = tuning.tune(cfg, "fusion", n_trials=args.fusion_trials)
-    fusion_s = time.perf_counter() - start
     default_index = cfg.index.model_dump(mode="json")
+    start = time.perf_counter()
+    fusion = tuning.tune(cfg, "fusion", n_trials=0 if args.skip_fusion else args.fusion_trials)
+    fusion_s = time.perf_counter() - start
     best_index = tuning.apply(cfg, fusion.best_params).index.model_dump(mode="json")
     lines += [
         f"## fusion: {fusion.n_complete} trials in {fusion_s:.0f} s",

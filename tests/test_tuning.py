@@ -75,6 +75,13 @@ def test_study_resumes_and_refuses_another_search_space(cfg):
         tuning.open_study(cfg, "retriever", "s", seed=1)
 
 
+def test_a_trial_left_running_by_a_killed_run_is_marked_failed_on_resume(cfg):
+    study = tuning.open_study(cfg, "fusion", "killed", seed=1)
+    study.ask()  # the process dies here: the trial stays RUNNING in the db
+    again = tuning.open_study(cfg, "fusion", "killed", seed=1)
+    assert [t.state for t in again.trials] == [optuna.trial.TrialState.FAIL]
+
+
 def test_median_pruner_stops_a_bad_trial_through_the_trainer_callback(cfg):
     """A tiny objective with a real study and the real callback: trials report a val metric per
     evaluation; one that is worse than the median at the same step is pruned."""

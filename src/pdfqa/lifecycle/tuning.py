@@ -154,6 +154,12 @@ def open_study(cfg: Params, target: str, study: str, seed: int) -> optuna.Study:
         )  # fmt: skip
     except Exception as exc:  # a corrupt file or another program's db
         raise PdfqaError(f"{path} is not a usable Optuna study: {exc}") from None
+    # one writer per study: a trial still RUNNING now was left by a run that was killed
+    for stale in s.get_trials(deepcopy=False, states=(optuna.trial.TrialState.RUNNING,)):
+        s._storage.set_trial_state_values(stale._trial_id, optuna.trial.TrialState.FAIL)
+        log.warning(
+            "trial %d of %s was interrupted by an earlier run: marked failed", stale.number, study
+        )
     # seeded, and offset by the trials already in the db: a resumed study does not replay the
     # first run's random start-up samples
     s.sampler = optuna.samplers.TPESampler(seed=seed + len(s.trials), n_startup_trials=10)
