@@ -145,15 +145,8 @@ def _require_smoke(bundle: Bundle, cfg: Params) -> None:
 
 def _fetch_fresh(repo: Path, rev: str, path: str, into: Path) -> Bundle:
     """The bundle at ``rev`` read back from the artifact store (DVC cache / remote), not from
-    the workspace copy."""
-    from dvc.api import DVCFileSystem
-
-    try:
-        DVCFileSystem(str(repo), rev=rev).get(path, str(into), recursive=True)
-    except Exception as exc:
-        raise PdfqaError(f"could not read {path} at {rev[:8]} from the DVC cache or remote: "
-                         f"{str(exc).strip().splitlines()[0]} (run `dvc repro` or `dvc pull`)") from None  # fmt: skip
-    return open_bundle(into, rev=rev)
+    the workspace copy: the registry's own fetch, into a throw-away folder."""
+    return open_bundle(registry.fetch_rev(repo, ARTIFACT, "candidate", rev, path, into), rev=rev)
 
 
 def _push(repo: Path, remote: str, path: str) -> None:
@@ -193,7 +186,7 @@ def promote(cfg: Params, repo: Path | str = ".", *, force_reason: str | None = N
     if remote:
         _push(repo, remote, path)
     with tempfile.TemporaryDirectory(prefix="pdfqa-smoke-") as tmp:
-        _require_smoke(_fetch_fresh(repo, head, path, Path(tmp) / "bundle"), cfg)
+        _require_smoke(_fetch_fresh(repo, head, path, Path(tmp)), cfg)
     if existing:
         version, created = existing[0].version, False
     else:
@@ -213,7 +206,7 @@ def rollback(cfg: Params, version: str, repo: Path | str = ".") -> str:
     repo = Path(repo)
     rev, path = registry.resolve_version(repo, ARTIFACT, version)
     with tempfile.TemporaryDirectory(prefix="pdfqa-smoke-") as tmp:
-        _require_smoke(_fetch_fresh(repo, rev, path, Path(tmp) / "bundle"), cfg)
+        _require_smoke(_fetch_fresh(repo, rev, path, Path(tmp)), cfg)
     registry.assign(repo, ARTIFACT, version, cfg.promotion.stage,
                     f"rollback to {version} with pdfqa promote --version")  # fmt: skip
     return version
