@@ -17,6 +17,7 @@ log = logging.getLogger("pdfqa.validate")
 def main(cfg: Params) -> None:
     from pdfqa.jsonio import read_jsonl, write_json
     from pdfqa.qa import SPLITS, run_gate
+    from pdfqa.qa.validation import describe
 
     paths = cfg.paths
     inputs = [paths.pages, paths.chunks, paths.synthetic_qa] + [paths.qa_split(s) for s in SPLITS]
@@ -30,7 +31,10 @@ def main(cfg: Params) -> None:
         cfg.validate_, (cfg.chunk.min_tokens, cfg.chunk.max_tokens), paths.data_docs,
     )  # fmt: skip
 
-    write_json(paths.data_quality_metrics, gate.summary)
+    # On failure the failing expectations go into the metrics too, so a PR report can name them
+    # (dvc repro stops here; a passing gate writes the same bytes as always).
+    failed = {"failed_expectations": [describe(o) for o in gate.failed]} if gate.failed else {}
+    write_json(paths.data_quality_metrics, {**gate.summary, **failed})
     if gate.failed:
         raise PdfqaError(gate.failure_message(paths.data_docs))
     log.info("data quality gate passed; Data Docs: %s", paths.data_docs / "index.html")

@@ -149,3 +149,7 @@ def test_validate_gate_stops_dvc_repro_with_a_clear_message(repo):
         in output
     )
     assert "Traceback" not in output
+    # the failing expectation is in the metrics too, for the PR report to name
+    failed = json.loads((repo / "metrics" / "data_quality.json").read_text())
+    assert not failed["success"] and len(failed["failed_expectations"]) == 1
+    assert failed["failed_expectations"][0].startswith("[qa/qa_split_sizes]")

@@ -250,3 +250,58 @@ def test_registry_table_and_cli_without_a_registry(project):
         app, ["promote", "--version", "v1.0.0", "--params", str(ROOT / "params.yaml")]
     )
     assert result.exit_code == 1 and "has no version v1.0.0" in result.output
+
+
+def test_the_promote_workflow_commands(project, tmp_path):
+    """What promote.yml runs after a merge: the A/B re-run against the current prod (the
+    committed one may be stale), a hold that is a decision (exit 0 with --hold-ok, reason in the
+    job summary), tags pushed to origin only when something was promoted, and a rollback."""
+    import yaml
+    from typer.testing import CliRunner
+
+    from pdfqa.cli import app
+
+    repo, cfg = project
+    params = repo / "params.yaml"
+    params.write_text(
+        yaml.safe_dump(cfg.model_dump(mode="json", by_alias=True), allow_unicode=True)
+    )
+    _run("git", "init", "-q", "--bare", str(tmp_path / "origin.git"), cwd=tmp_path)
+    _run("git", "remote", "add", "origin", str(tmp_path / "origin.git"), cwd=repo)
+    _stage("bundle", cfg)
+    _stage("ab_test", cfg)
+    _commit(repo, "first bundle")
+    summary = tmp_path / "summary.md"
+    cli = ["--params", str(params), "--summary", str(summary)]
+
+    def origin_tags() -> list[str]:
+        out = _run("git", "ls-remote", "--tags", "origin", cwd=repo)
+        return sorted(line.split("refs/tags/")[1] for line in out.splitlines() if "^{}" not in line)
+
+    result = CliRunner().invoke(app, ["promote", "--fresh-ab", "--push-tags", "--hold-ok", *cli])
+    assert result.exit_code == 0, result.output
+    assert "prod → v0.0.1 (tags pushed to origin)" in summary.read_text()
+    assert origin_tags() == ["qa-bundle#prod#1", "qa-bundle@v0.0.1"]
+
+    # merged: a worse bundle whose committed ab.json still says "first promotion, promote"
+    _write_eval(repo, correct_extractive=5)
+    _stage("bundle", cfg)
+    _commit(repo, "worse bundle, stale A/B")
+    result = CliRunner().invoke(app, ["promote", "--push-tags", *cli])
+    assert result.exit_code == 1 and "re-run `dvc repro ab_test`" in result.output
+    result = CliRunner().invoke(app, ["promote", "--fresh-ab", "--push-tags", *cli])
+    assert result.exit_code == 1 and "verdict is 'hold'" in result.output
+    result = CliRunner().invoke(app, ["promote", "--fresh-ab", "--push-tags", "--hold-ok", *cli])
+    assert result.exit_code == 0, result.output
+    assert "not promoted: the A/B verdict is 'hold'" in summary.read_text()
+    assert origin_tags() == ["qa-bundle#prod#1", "qa-bundle@v0.0.1"]
+    assert _tags(repo) == origin_tags()
+
+    # forced, then rolled back from the dispatch input: every move reaches origin
+    result = CliRunner().invoke(
+        app, ["promote", "--fresh-ab", "--force", "hotfix", "--push-tags", *cli]
+    )
+    assert result.exit_code == 0 and "prod → v0.0.2" in result.output, result.output
+    result = CliRunner().invoke(app, ["promote", "--version", "v0.0.1", "--push-tags", *cli])
+    assert result.exit_code == 0 and "prod → v0.0.1 (rollback) (tags pushed" in result.output
+    assert origin_tags() == _tags(repo) and "qa-bundle#prod#3" in origin_tags()

@@ -220,6 +220,23 @@ def promote(
     local: Annotated[
         bool, typer.Option(help="no DVC remote: the bundle stays in this machine's cache only")
     ] = False,
+    fresh_ab: Annotated[
+        bool,
+        typer.Option(
+            help="re-run the A/B against the current prod instead of reading "
+            "metrics/ab.json (the promote workflow, after a merge)"
+        ),
+    ] = False,
+    push_tags: Annotated[
+        bool, typer.Option(help="git push the GTO tags this promotion created to origin")
+    ] = False,
+    summary: Annotated[
+        Path | None,
+        typer.Option(help="append the outcome as markdown here (e.g. $GITHUB_STEP_SUMMARY)"),
+    ] = None,
+    hold_ok: Annotated[
+        bool, typer.Option(help="exit 0 when the A/B verdict is hold (a decision, not an error)")
+    ] = False,
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Promote this commit's bundle to prod (gto register + gto assign), or roll back.
@@ -236,16 +253,34 @@ def promote(
     from pdfqa.logs import setup
 
     setup()
+
+    def report(line: str) -> None:
+        typer.echo(line, err=line.startswith("error"))
+        if summary:
+            with summary.open("a", encoding="utf-8") as fh:
+                fh.write(f"### pdfqa promote\n\n{line}\n\n")
+
     try:
         cfg = load_params(params)
+        before = lifecycle.tags(".") if push_tags else set()
         if version:
             done = lifecycle.rollback(cfg, version)
-            typer.echo(f"{cfg.promotion.stage} → {done} (rollback)")
+            line = f"{cfg.promotion.stage} → {done} (rollback)"
         else:
-            done = lifecycle.promote(cfg, force_reason=force, local=local)
-            typer.echo(f"{cfg.promotion.stage} → {done}; share it with `git push --tags`")
+            done = lifecycle.promote(cfg, force_reason=force, local=local, fresh_ab=fresh_ab)
+            line = f"{cfg.promotion.stage} → {done}"
+        if push_tags:
+            lifecycle.push_tags(".", lifecycle.tags(".") - before)
+            line += " (tags pushed to origin)"
+        elif not version:
+            line += "; share it with `git push --tags`"
+        report(line)
+    except lifecycle.HeldByAB as exc:
+        report(f"not promoted: {exc}")
+        raise typer.Exit(0 if hold_ok else 1) from None
     except PdfqaError as exc:
-        _fail(exc)
+        report(f"error: {exc}")
+        raise typer.Exit(1) from None
 
 
 @app.command()
@@ -262,6 +297,51 @@ def registry(
         typer.echo(registry_table(load_params(params), Path("."), history=history))
     except PdfqaError as exc:
         _fail(exc)
+
+
+@app.command()
+def report(
+    base: Annotated[str, typer.Option(help="git rev to compare against (the PR's base commit)")],
+    head: Annotated[
+        str | None, typer.Option(help="git rev to report on (default: this workspace)")
+    ] = None,
+    output_dir: Annotated[
+        Path, typer.Option(help="where report.md, comment.md and images/ are written")
+    ] = Path("report"),
+    fmt: Annotated[str, typer.Option("--format", help="md (the only format so far)")] = "md",
+    plots: Annotated[bool, typer.Option(help="render dvc plots diff to PNG")] = True,
+    repro_outcome: Annotated[
+        str,
+        typer.Option(
+            help="how this run's `dvc repro` ended (the workflow passes "
+            "steps.repro.outcome); failure puts a warning at the top"
+        ),
+    ] = "",
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """What a change did to the models, as the markdown a pull request comment shows.
+
+    Params diff, metrics diff with deltas for every metrics file, the A/B verdict and its table,
+    the data-quality summary (new/skipped PDFs, QA counts, failed expectations) and the recall@k
+    plots of both revisions as PNG: all from real `dvc params/metrics/plots diff` between BASE
+    and HEAD. report.md links the images; comment.md (for the PR) points to the artifact
+    instead and starts with the hidden marker the comment job updates in place."""
+    from pdfqa.config import load_params
+    from pdfqa.errors import PdfqaError
+    from pdfqa.lifecycle.pr_report import GITHUB_LIMIT, build_report
+    from pdfqa.logs import setup
+
+    setup()
+    if fmt != "md":
+        _fail(PdfqaError(f"--format {fmt!r}: only md is supported"))
+    try:
+        done = build_report(load_params(params), Path("."), base, head, output_dir, plots=plots,
+                            repro_outcome=repro_outcome)  # fmt: skip
+    except PdfqaError as exc:
+        _fail(exc)
+    typer.echo(f"{output_dir / 'report.md'}: {len(done.markdown):,} characters, "
+               f"{len(done.images)} plot image(s); comment.md {len(done.comment):,} of "
+               f"{GITHUB_LIMIT:,} allowed{' (cut to fit)' if done.truncated else ''}")  # fmt: skip
 
 
 @app.command()

@@ -78,13 +78,32 @@ def check_remote(repo: Path, local: bool) -> str | None:
     )
 
 
-def check_ab(cfg: Params, repo: Path, force_reason: str | None) -> str:
+class HeldByAB(PdfqaError):
+    """The A/B verdict is not ``promote``: a decision, not a failure (``--hold-ok`` exits 0)."""
+
+
+def _fresh_ab(cfg: Params, repo: Path) -> dict:
+    """The A/B of HEAD's committed results against whoever holds the stage now, in memory: what
+    the promote workflow uses after a merge, when prod may have moved since the PR's run."""
+    from pdfqa.lifecycle.abtest import ab_test
+
+    result = ab_test(cfg, repo)
+    log.info("A/B re-run against %s: %s (%s)", result.champion, result.verdict, result.reason)
+    return {"verdict": result.verdict, "reason": result.reason, "champion": result.champion,
+            "first_promotion": result.first_promotion}  # fmt: skip
+
+
+def check_ab(cfg: Params, repo: Path, force_reason: str | None, fresh: bool = False) -> str:
     """The A/B verdict line for the tag message; refuses on hold (unless forced) or when the
-    A/B was run against another champion than the one now at the stage."""
+    A/B was run against another champion than the one now at the stage (``fresh`` re-runs it
+    against the current one instead of reading metrics/ab.json)."""
     ab_file = repo / cfg.paths.ab_metrics
-    if not ab_file.exists():
+    if fresh:
+        ab = _fresh_ab(cfg, repo)
+    elif not ab_file.exists():
         raise PdfqaError(f"{cfg.paths.ab_metrics} not found: run `dvc repro` (stage ab_test)")
-    ab = json.loads(ab_file.read_text(encoding="utf-8"))
+    else:
+        ab = json.loads(ab_file.read_text(encoding="utf-8"))
     current = [
         v.version for v in registry.versions(repo, ARTIFACT) if cfg.promotion.stage in v.stages
     ]
@@ -97,8 +116,8 @@ def check_ab(cfg: Params, repo: Path, force_reason: str | None) -> str:
     line = f"A/B {ab['verdict']}: {ab['reason']}"
     if ab["verdict"] != "promote":
         if not force_reason:
-            raise PdfqaError(f"the A/B verdict is {ab['verdict']!r} ({ab['reason']}); "
-                             "pass --force REASON to promote anyway")  # fmt: skip
+            raise HeldByAB(f"the A/B verdict is {ab['verdict']!r} ({ab['reason']}); "
+                           "pass --force REASON to promote anyway")  # fmt: skip
         line += f" | forced: {force_reason}"
     return line
 
@@ -171,14 +190,14 @@ def _bundle_path(repo: Path) -> str:
 
 
 def promote(cfg: Params, repo: Path | str = ".", *, force_reason: str | None = None,
-            local: bool = False) -> str:  # fmt: skip
+            local: bool = False, fresh_ab: bool = False) -> str:  # fmt: skip
     """Register HEAD (if it is not a version yet) and assign it to ``promotion.stage``."""
     repo = Path(repo)
     stage = cfg.promotion.stage
     path = _bundle_path(repo)
     head = check_clean(repo)
     remote = check_remote(repo, local)
-    message = check_ab(cfg, repo, force_reason)
+    message = check_ab(cfg, repo, force_reason, fresh=fresh_ab)
     check_data(cfg, repo)
     existing = [v for v in registry.versions(repo, ARTIFACT) if v.commit == head]
     if existing and stage in existing[0].stages:
@@ -210,3 +229,19 @@ def rollback(cfg: Params, version: str, repo: Path | str = ".") -> str:
     registry.assign(repo, ARTIFACT, version, cfg.promotion.stage,
                     f"rollback to {version} with pdfqa promote --version")  # fmt: skip
     return version
+
+
+def tags(repo: Path | str) -> set[str]:
+    return set(_git(Path(repo), "tag", "--list").split())
+
+
+def push_tags(repo: Path | str, new: set[str], remote: str = "origin") -> None:
+    """Share a promotion: push exactly the GTO tags it created (never --tags: no stray tags)."""
+    if not new:
+        return
+    done = subprocess.run(["git", "push", remote, *sorted(f"refs/tags/{t}" for t in new)],
+                          cwd=repo, capture_output=True, text=True)  # fmt: skip
+    if done.returncode != 0:
+        first = (done.stderr.strip() or "failed").splitlines()[-1]
+        raise PdfqaError(f"the promotion is tagged here ({', '.join(sorted(new))}) but "
+                         f"`git push {remote}` failed: {first}; push the tags by hand")  # fmt: skip
