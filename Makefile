@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install repro test lint format bench clean help
+.PHONY: install repro serve test lint format bench clean help
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
@@ -27,6 +27,10 @@ install: $(VENV)/.installed  ## create .venv and install torch + pdfqa
 
 repro: install  ## run the DVC pipeline on data/ (only stages whose inputs changed)
 	$(BIN)/dvc repro
+
+serve: install  ## dvc repro (a no-op when up to date), then the app: prod, or the workspace bundle
+	$(BIN)/dvc repro
+	$(BIN)/pdfqa serve
 
 test: install  ## run the whole test suite (what CI runs)
 	$(BIN)/pytest

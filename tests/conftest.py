@@ -106,6 +106,9 @@ def sample_run(tmp_path_factory):
         synthetic_qa=out / "qa" / "synthetic.jsonl",
         data_docs=out / "reports" / "data_quality",
         data_quality_metrics=out / "metrics" / "data_quality.json",
+        feedback=out / "feedback" / "feedback.jsonl",  # none: the repo's own feedback stays out
+        feedback_reviews=out / "feedback" / "reviews.jsonl",
+        hard_questions=out / "qa" / "hard_questions.jsonl",
     )
     from pdfqa.config import load_params
 

@@ -29,25 +29,9 @@ def _run(*args: str, cwd: Path) -> str:
 
 @pytest.fixture(scope="module")
 def tiny_embedder(tmp_path_factory) -> Path:
-    """A 1-layer, 32-wide BERT with e5's tokenizer as a sentence-transformer (32 MB)."""
-    import torch
-    from models_cache import builtin_dir
-    from sentence_transformers import SentenceTransformer
-    from sentence_transformers.sentence_transformer import modules
-    from transformers import AutoConfig, AutoModel, AutoTokenizer
+    from tiny_models import build_tiny_embedder
 
-    source = builtin_dir("multilingual-e5-small")
-    config = AutoConfig.from_pretrained(source)
-    config.update({"hidden_size": 32, "num_hidden_layers": 1, "num_attention_heads": 2,
-                   "intermediate_size": 64})  # fmt: skip
-    torch.manual_seed(0)
-    out = tmp_path_factory.mktemp("tiny_embedder")
-    AutoModel.from_config(config).save_pretrained(out / "hf")
-    AutoTokenizer.from_pretrained(source).save_pretrained(out / "hf")
-    word = modules.Transformer(str(out / "hf"), max_seq_length=128)
-    model = SentenceTransformer(modules=[word, modules.Pooling(32, "mean"), modules.Normalize()])
-    model.save(str(out / "st"))
-    return out / "st"
+    return build_tiny_embedder(tmp_path_factory.mktemp("tiny_embedder"))
 
 
 def _rows(correct_extractive: int, n: int = 24) -> tuple[list[dict], list[dict]]:

@@ -130,7 +130,7 @@ def ask(
         str | None,
         typer.Option(
             help="lora (adapted generator) | base | extractive (no LLM, fast) | openai; "
-            "default: lora, or the bundle's own system with --stage/--version",
+            "default: the bundle's own system (chosen on val; extractive when no bundle)",
             show_default=False,
         ),
     ] = None,
@@ -154,6 +154,9 @@ def ask(
     version: Annotated[
         str | None, typer.Option(help="answer with this registered bundle version, e.g. v0.0.1")
     ] = None,
+    verbose: Annotated[
+        bool, typer.Option(help="show library output (model loading, warnings) here too")
+    ] = False,
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Answer a question from the indexed PDFs with page citations and a confidence score.
@@ -162,18 +165,21 @@ def ask(
     confidence (probability the answer is correct) and the answerability score; below the
     answerability threshold fitted by eval_generation the engine answers that the documents do
     not contain the answer. With --stage/--version the promoted bundle is fetched through DVC
-    (cached under models/.registry/) and answers with its own system unless --system is given."""
+    (cached under models/.registry/) and answers with its own system unless --system is given.
+    Without them the workspace's bundle answers with the system it chose by measurement on val
+    (models/bundle/manifest.json). Library output goes to logs/pdfqa.log unless --verbose."""
     import json
     import os
 
     from pdfqa.config import load_params
     from pdfqa.errors import PdfqaError
-    from pdfqa.logs import setup
+    from pdfqa.logs import quiet
 
-    setup()
+    quiet(verbose=verbose)
     try:
         cfg = load_params(params)
-        if stage or version:
+        workspace_bundle = (cfg.paths.bundle / "manifest.json").exists() and system != "openai"
+        if stage or version or workspace_bundle:
             from pdfqa.lifecycle.serving import load_bundle
 
             bundle = load_bundle(cfg, stage=stage, version=version)
@@ -181,7 +187,7 @@ def ask(
         else:
             from pdfqa.generation import engine_for
 
-            engine = engine_for(system or "lora", cfg, endpoint=endpoint, model_name=model,
+            engine = engine_for(system or "extractive", cfg, endpoint=endpoint, model_name=model,
                                 api_key=os.environ.get("OPENAI_API_KEY"))  # fmt: skip
         answer = engine.answer(question)
     except PdfqaError as exc:
@@ -408,6 +414,151 @@ def tune(
     except PdfqaError as exc:
         _fail(exc)
     typer.echo(format_result(result))
+
+
+@app.command()
+def serve(
+    stage: Annotated[str, typer.Option(help="serve the bundle at this registry stage")] = "prod",
+    version: Annotated[
+        str | None, typer.Option(help="serve this registered version instead, e.g. v0.0.1")
+    ] = None,
+    workspace: Annotated[
+        bool, typer.Option(help="serve this workspace's models/bundle (what dvc repro built)")
+    ] = False,
+    ab: Annotated[
+        str | None,
+        typer.Option(
+            help="online A/B: each session is answered by the served bundle or by "
+            "this version (stable hash of the session)"
+        ),
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="bind address (default serve.host)")] = None,
+    port: Annotated[int | None, typer.Option(help="port (default serve.port)")] = None,
+    auth: Annotated[
+        str | None, typer.Option(help="user:password login (or set PDFQA_AUTH)", show_default=False)
+    ] = None,
+    root_path: Annotated[
+        str | None, typer.Option(help="URL prefix when behind a reverse proxy, e.g. /pdfqa")
+    ] = None,
+    lang: Annotated[str | None, typer.Option(help="ko | en (default serve.lang)")] = None,
+    verbose: Annotated[bool, typer.Option(help="library output on the terminal too")] = False,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Start the Gradio app: ask with page evidence, documents and uploads, A/B votes,
+    monitoring and feedback. Serves the bundle at `prod` (or --version / --workspace); when
+    nothing is promoted yet it serves the workspace bundle and says so on the page. Binds
+    127.0.0.1 unless told otherwise; put --auth on anything reachable from a network."""
+    from pdfqa.config import load_params
+    from pdfqa.errors import PdfqaError
+    from pdfqa.logs import quiet
+
+    try:
+        cfg = load_params(params)
+        quiet(str(cfg.paths.app_dir / "pdfqa.log"), verbose=verbose)
+        from pdfqa.app.server import launch_kwargs, make_app, parse_auth
+
+        credentials = parse_auth(auth)
+        demo, service = make_app(cfg, stage=stage, version=version, workspace=workspace, ab=ab,
+                                 lang=lang)  # fmt: skip
+    except PdfqaError as exc:
+        _fail(exc)
+    kwargs = launch_kwargs(cfg, host=host, port=port, auth=credentials, root_path=root_path)
+    if kwargs["server_name"] not in ("127.0.0.1", "localhost") and not credentials:
+        typer.echo("warning: listening beyond this machine without --auth", err=True)
+    b = service.bundle
+    what = f"{b.label} · {b.system}" if b else "no bundle (run `make repro`)"
+    typer.echo(f"pdfqa serve: {what} → http://{kwargs['server_name']}:{kwargs['server_port']}"
+               f"{kwargs['root_path']}  (log: {cfg.paths.app_dir / 'pdfqa.log'})")  # fmt: skip
+    demo.launch(**kwargs)
+
+
+@app.command()
+def monitor(
+    since: Annotated[str, typer.Option(help="window: 30m, 6h, 1d, 7d")] = "1d",
+    as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """What the app's Monitoring tab shows, from its SQLite log: requests, latency p50/p95,
+    abstention and 👍/👎 rates, and drift of the top-1 retrieval score (KS test)."""
+    import json
+
+    from pdfqa.config import load_params
+    from pdfqa.errors import PdfqaError
+
+    try:
+        cfg = load_params(params)
+        from pdfqa.app.monitor import Monitor, parse_since
+
+        window = parse_since(since)
+        db = cfg.paths.app_dir / "monitor.sqlite"
+        if not db.exists():
+            raise PdfqaError(f"no monitoring data yet ({db}): start the app with `pdfqa serve`")
+        summary = Monitor(db).summary(window)
+    except (PdfqaError, ValueError) as exc:
+        _fail(exc)
+    if as_json:
+        typer.echo(json.dumps(summary.__dict__, ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"last {since}:")
+    for line in summary.lines(cfg.serve.lang):
+        typer.echo(f"  {line}")
+
+
+feedback_app = typer.Typer(help="Review the app's feedback before it becomes training data.",
+                           no_args_is_help=True)  # fmt: skip
+app.add_typer(feedback_app, name="feedback")
+
+
+@feedback_app.command("review")
+def feedback_review(
+    accept: Annotated[
+        list[str] | None, typer.Option(help="event id to accept (repeatable)")
+    ] = None,
+    reject: Annotated[
+        list[str] | None, typer.Option(help="event id to reject (repeatable)")
+    ] = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """List pending feedback (👎 and corrections nobody reviewed), or accept / reject events.
+
+    Accepted corrections whose evidence is in the cited document become QA records at the next
+    `dvc repro` (never in the test split); accepted 👎 without a correction become eval-only
+    hard questions (data/qa/hard_questions.jsonl)."""
+    from datetime import UTC, datetime
+
+    from pdfqa.app.feedback_log import append
+    from pdfqa.config import load_params
+    from pdfqa.errors import PdfqaError
+    from pdfqa.qa import feedback
+
+    try:
+        cfg = load_params(params)
+        events = {e["id"]: e for e in feedback.read_events(cfg.paths.feedback)}
+        decisions = [(i, "accept") for i in accept or []] + [(i, "reject") for i in reject or []]
+        unknown = [i for i, _ in decisions if i not in events]
+        if unknown:
+            raise PdfqaError(f"no feedback event {', '.join(unknown)} in {cfg.paths.feedback}")
+    except PdfqaError as exc:
+        _fail(exc)
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    for event_id, decision in decisions:
+        append(cfg.paths.feedback_reviews, {"id": event_id, "decision": decision, "at": now})
+        typer.echo(f"{decision}ed {event_id}: {events[event_id]['question'][:60]}")
+    if decisions:
+        typer.echo("run `dvc repro` to turn accepted feedback into QA records")
+        return
+    waiting = feedback.pending(
+        list(events.values()), feedback.read_reviews(cfg.paths.feedback_reviews)
+    )
+    if not waiting:
+        typer.echo("nothing to review")
+        return
+    for e in waiting:
+        fix = f" → 고친 답: {e['correction'][:60]}" if e.get("correction") else ""
+        cites = ", ".join(f"{s} p.{p}" for s, p in e.get("citations", [])) or "—"
+        typer.echo(f"{e['id']}  {e['rating']}  {e.get('reason') or ''}  [{cites}]\n"
+                   f"    Q: {e['question'][:80]}\n    A: {e.get('answer', '')[:80]}{fix}")  # fmt: skip
+    typer.echo(f"{len(waiting)} pending: pdfqa feedback review --accept ID --reject ID")
 
 
 models_app = typer.Typer(

@@ -52,6 +52,14 @@ class Paths(_Strict):
     ab_metrics: Path = Path("metrics/ab.json")
     ab_report: Path = Path("reports/ab.md")
     registry_cache: Path = Path("models/.registry")  # bundles fetched from the registry, by version
+    feedback: Path = Path("data/feedback/feedback.jsonl")  # the app's 👍/👎 and corrections
+    feedback_reviews: Path = Path(
+        "data/feedback/reviews.jsonl"
+    )  # `pdfqa feedback review` decisions
+    hard_questions: Path = Path("data/qa/hard_questions.jsonl")  # 👎 without a fix: eval-only
+    app_dir: Path = Path(
+        "logs/app"
+    )  # the app's monitoring database, page images, uploads in flight
 
     def qa_split(self, split: str) -> Path:
         return self.qa_dir / f"{split}.jsonl"
@@ -391,6 +399,25 @@ class TuningConfig(_Strict):
     generator: dict[str, SearchSpace] = {}
 
 
+class ServeConfig(_Strict):
+    """``pdfqa serve``: the Gradio app (limits, queue, UI)."""
+
+    host: str = Field(
+        "127.0.0.1", description="bind address; 0.0.0.0 exposes the app to the network"
+    )
+    port: int = Field(7860, ge=1, le=65535)
+    lang: Literal["ko", "en"] = "ko"
+    max_file_mb: float = Field(50, gt=0, description="largest PDF an upload may be")
+    max_pages: int = Field(500, ge=1, description="uploads with more pages are refused")
+    queue_size: int = Field(64, ge=1, description="requests waiting beyond this get 'queue full'")
+    ask_concurrency: int = Field(2, ge=1, description="questions answered at the same time")
+    upload_concurrency: int = Field(1, ge=1, description="uploads ingested at the same time")
+    top_k: int = Field(3, ge=1, le=20, description="chunks retrieved per question (the default)")
+    examples: int = Field(4, ge=0, le=10, description="example questions shown, from the corpus")
+    monitor_every_s: float = Field(10, gt=0, description="monitoring plots refresh interval")
+    ab_seed: int = Field(0, description="salt of the stable session → arm hash of --ab")
+
+
 class Params(_Strict):
     seed: int = 42
     paths: Paths = Paths()
@@ -409,6 +436,7 @@ class Params(_Strict):
     ab_test: ABTestConfig = ABTestConfig()
     promotion: PromotionConfig = PromotionConfig()
     tuning: TuningConfig = TuningConfig()
+    serve: ServeConfig = ServeConfig()
 
 
 def load_params(path: Path | str = DEFAULT_PARAMS) -> Params:

@@ -8,7 +8,7 @@ token-bounded chunks with stable ids.
 
 from pdfqa.corpus.chunking import Chunk, chunk_pages
 from pdfqa.corpus.cleanup import CleanupOptions, clean_pages, strip_headers_footers
-from pdfqa.corpus.ingest import IngestSummary, discover, run_ingest
+from pdfqa.corpus.ingest import IngestSummary, discover, page_records, run_ingest
 from pdfqa.corpus.pdf import FLAG_MESSAGES, PageText, PdfResult, content_id, read_pdf, sniff
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "clean_pages",
     "content_id",
     "discover",
+    "page_records",
     "read_pdf",
     "run_ingest",
     "sniff",

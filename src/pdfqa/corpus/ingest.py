@@ -108,6 +108,13 @@ def _extract_all(jobs: list[tuple[str, str, int, CleanupOptions]], workers: int)
     return sorted(results, key=lambda r: r.source)
 
 
+def page_records(result: PdfResult) -> list[dict]:
+    """pages.jsonl rows of one extracted file (the app's uploads use the same rows)."""
+    return [{"doc_id": result.doc_id, "source": result.source, "page": page.page,
+             "text": page.text, "n_chars": len(page.text), "flags": page.flags}
+            for page in result.pages]  # fmt: skip
+
+
 def run_ingest(cfg: IngestConfig, paths: Paths) -> IngestSummary:
     files = discover(paths.pdfs)
     if not files:
@@ -151,17 +158,7 @@ def run_ingest(cfg: IngestConfig, paths: Paths) -> IngestSummary:
                 problem,
             )
             problems.append(f"{result.source}: {problem}")
-        for page in result.pages:
-            records.append(
-                {
-                    "doc_id": result.doc_id,
-                    "source": result.source,
-                    "page": page.page,
-                    "text": page.text,
-                    "n_chars": len(page.text),
-                    "flags": page.flags,
-                }
-            )
+        records.extend(page_records(result))
 
     ok = [e for e in files_report.values() if e["status"] == "ok"]
     all_text_chars = sum(e["chars"] for e in ok)

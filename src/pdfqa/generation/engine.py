@@ -121,14 +121,16 @@ class HuggingFaceBackend:
             "input_ids"
         ][0]
 
-    def generate(self, prompts: list[str]) -> list[Draft]:
+    def generate(self, prompts: list[str], streamer=None) -> list[Draft]:
+        """Greedy drafts; ``streamer`` (a transformers TextStreamer, one prompt only) receives
+        the text as it is generated."""
         import torch
 
         s = self.settings
         enc = self.tokenizer(prompts, return_tensors="pt", padding=True).to(self.device)
         with torch.no_grad():
             out = self.model.generate(
-                **enc, max_new_tokens=s.max_new_tokens, do_sample=False,
+                **enc, max_new_tokens=s.max_new_tokens, do_sample=False, streamer=streamer,
                 repetition_penalty=s.repetition_penalty, output_logits=True,
                 return_dict_in_generate=True, pad_token_id=self.tokenizer.pad_token_id,
                 stop_strings=["\n\n질문:", "\n질문:", "\n\n다음은"], tokenizer=self.tokenizer,
@@ -289,13 +291,16 @@ class AnswerGenerator:
             else f"{model_name}{' + ' + str(adapter) if adapter else ''}"
         )  # fmt: skip
 
-    def answer(self, question: str) -> Answer:
-        return self.answer_batch([question])[0]
+    def answer(self, question: str, *, k: int | None = None, mode: str = "hybrid") -> Answer:
+        return self.answer_batch([question], k=k, mode=mode)[0]
 
-    def answer_batch(self, questions: Sequence[str]) -> list[Answer]:
-        """Answers in order; latency_ms is this batch's wall time divided by its size."""
+    def answer_batch(
+        self, questions: Sequence[str], *, k: int | None = None, mode: str = "hybrid"
+    ) -> list[Answer]:
+        """Answers in order; latency_ms is this batch's wall time divided by its size. ``k``
+        chunks (default ``context_chunks``) are retrieved with ``mode`` (hybrid|dense|bm25)."""
         start = time.perf_counter()
-        retrieved = [self._retrieve(q) for q in questions]
+        retrieved = [self._retrieve(q, k, mode) for q in questions]
         if isinstance(self.backend, ExtractiveBackend):
             drafts = [
                 self.backend.answer(q, hits)
@@ -315,8 +320,50 @@ class AnswerGenerator:
         return [self._finish(q, d, hits, signals, per_question_ms)
                 for q, d, hits, (_, signals) in zip(questions, drafts, used, retrieved, strict=True)]  # fmt: skip
 
-    def _retrieve(self, question: str) -> tuple[list, tuple[float, float]]:
-        hits = self.retriever.search(question, k=self.settings.context_chunks, mode="hybrid")
+    def stream(self, question: str, *, k: int | None = None, mode: str = "hybrid"):
+        """Yields the growing text while a generative backend writes, then the final Answer
+        (abstention decided, citations attached). Extractive answers come in one piece."""
+        if not isinstance(self.backend, HuggingFaceBackend):
+            yield self.answer(question, k=k, mode=mode)
+            return
+        import threading
+
+        from transformers import TextIteratorStreamer
+
+        start = time.perf_counter()
+        hits, signals = self._retrieve(question, k, mode)
+        prompt, placed = self.backend.builder.build(
+            question, [h.text for h in hits], reserve=self.settings.max_new_tokens
+        )
+        streamer = TextIteratorStreamer(
+            self.backend.tokenizer, skip_prompt=True, skip_special_tokens=True, timeout=600
+        )
+        result: dict = {}
+
+        def work() -> None:
+            try:
+                result["drafts"] = self.backend.generate([prompt], streamer=streamer)
+            except BaseException as exc:  # re-raised in the caller's thread
+                result["error"] = exc
+                streamer.end()
+
+        thread = threading.Thread(target=work, daemon=True)
+        thread.start()
+        text = ""
+        for piece in streamer:
+            text += piece
+            yield text
+        thread.join()
+        if "error" in result:
+            raise result["error"]
+        used = [hits[i] for i in placed]
+        yield self._finish(question, result["drafts"][0], used, signals,
+                           (time.perf_counter() - start) * 1000)  # fmt: skip
+
+    def _retrieve(
+        self, question: str, k: int | None = None, mode: str = "hybrid"
+    ) -> tuple[list, tuple[float, float]]:
+        hits = self.retriever.search(question, k=k or self.settings.context_chunks, mode=mode)
         dense = [s for _, s in self.retriever.dense_search(question, 2)]
         top = dense[0] if dense else 0.0
         margin = top - dense[1] if len(dense) > 1 else top

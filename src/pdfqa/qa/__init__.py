@@ -6,6 +6,7 @@
 data before anything trains.
 """
 
+from pdfqa.qa import feedback
 from pdfqa.qa.build import QASets, build_qa_sets
 from pdfqa.qa.records import (
     ABSTAIN_ANSWER,
@@ -33,6 +34,7 @@ __all__ = [
     "build_qa_sets",
     "describe",
     "document_splits",
+    "feedback",
     "filter_generated",
     "ict_pairs",
     "load_human",

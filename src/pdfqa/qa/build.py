@@ -7,7 +7,7 @@ evidence page, and each record's evidence is anchored to the current chunks.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from pdfqa.config import QAConfig
 from pdfqa.errors import PdfqaError
@@ -30,9 +30,14 @@ class QASets:
     splits: dict[str, list[dict]]  # split → guide records, sorted by id
     stats: dict  # data/qa/stats.json
     page_splits: dict  # data/qa/splits.json: which page of which PDF went to which split
+    kept_out: list[str] = field(default_factory=list)  # no_test ids whose page is a test page
 
 
-def build_qa_sets(human: list[HumanQA], chunks: list[dict], qa: QAConfig, seed: int) -> QASets:
+def build_qa_sets(human: list[HumanQA], chunks: list[dict], qa: QAConfig, seed: int,
+                  no_test: frozenset[str] = frozenset()) -> QASets:  # fmt: skip
+    """Anchor, split and describe the records. Records in ``no_test`` (from app feedback) that
+    would land on a test page are left out entirely (``kept_out``): the test split stays frozen
+    and no test page's content reaches training through them."""
     page_counts: dict[str, int] = {}
     for chunk in chunks:
         page_counts[chunk["source"]] = max(page_counts.get(chunk["source"], 0), chunk["page_end"])
@@ -49,8 +54,12 @@ def build_qa_sets(human: list[HumanQA], chunks: list[dict], qa: QAConfig, seed: 
 
     by_split: dict[str, list[dict]] = {s: [] for s in SPLITS}
     split_of = assign_splits(human, page_split, seed, qa.fractions)
+    kept_out = []
     for record in human:
         split = split_of[record.id]
+        if split == "test" and record.id in no_test:
+            kept_out.append(record.id)
+            continue
         resolution = resolve_evidence(record, chunks, qa.min_overlap)
         if resolution.method == "unresolved":
             log.warning(
@@ -71,4 +80,5 @@ def build_qa_sets(human: list[HumanQA], chunks: list[dict], qa: QAConfig, seed: 
         page_splits={"split_by": qa.split_by, "seed": seed,
                      "pages": {src: {str(p): s for p, s in sorted(pages.items())}
                                for src, pages in page_split.items()}},
+        kept_out=sorted(kept_out),
     )  # fmt: skip

@@ -174,6 +174,27 @@ class Retriever:
         bm25 = KoreanBM25.load(directory / "bm25", [c["text"] for c in chunks])
         return cls(chunks, model, dense, bm25, settings)
 
+    def with_chunks(self, new_chunks: list[dict]) -> Retriever:
+        """A new retriever that also searches ``new_chunks`` (this one is left as it was, so a
+        server can swap the reference while other requests still read the old one). Only the
+        new chunks are embedded; BM25 is rebuilt over all texts (seconds for 10^4 chunks)."""
+        import faiss
+
+        from pdfqa.bm25 import KoreanBM25
+
+        known = {c["chunk_id"] for c in self.chunks}
+        fresh = [c for c in new_chunks if c["chunk_id"] not in known]
+        if not fresh:
+            return self
+        dense = faiss.clone_index(self.dense)
+        dense.add(encode_passages(self.model, [c["text"] for c in fresh]))
+        chunks = self.chunks + fresh
+        s = self.settings
+        bm25 = KoreanBM25(
+            [c["text"] for c in chunks], k1=s.get("bm25_k1", 1.5), b=s.get("bm25_b", 0.75)
+        )
+        return Retriever(chunks, self.model, dense, bm25, dict(s), self.reranker)
+
     # -- searching ---------------------------------------------------------------------------
     def dense_search(self, query: str, k: int) -> list[tuple[int, float]]:
         scores, ids = self.dense.search(
