@@ -264,7 +264,9 @@ def test_ask_prints_only_the_answer(app_cfg, tmp_path):
     import yaml
 
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump(app_cfg.model_dump(mode="json", by_alias=True), allow_unicode=True))
+    params.write_text(
+        yaml.safe_dump(app_cfg.model_dump(mode="json", by_alias=True), allow_unicode=True)
+    )
     pdfqa = Path(sys.executable).parent / "pdfqa"
     proc = subprocess.run([str(pdfqa), "ask", ANSWERABLE, "--params", str(params)], cwd=tmp_path,
                           capture_output=True, text=True, timeout=300)  # fmt: skip
@@ -288,7 +290,9 @@ def test_size_and_page_caps_and_file_route_are_enforced(server, tmp_path):
     big.write_bytes(b"%PDF-1.4\n" + b"0" * int((service.cfg.serve.max_file_mb + 1) * 2**20))
     with pytest.raises(PdfqaError, match="파일이 너무 큽니다"):
         service.upload(big)
-    capped_cfg = service.cfg.model_copy(update={"serve": service.cfg.serve.model_copy(update={"max_pages": 2})})
+    capped_cfg = service.cfg.model_copy(
+        update={"serve": service.cfg.serve.model_copy(update={"max_pages": 2})}
+    )
     capped = Service(capped_cfg, service.served, service.repo)
     three = tmp_path / "three.pdf"
     three.write_bytes(held_out_part([6, 7, 8]))
@@ -296,9 +300,15 @@ def test_size_and_page_caps_and_file_route_are_enforced(server, tmp_path):
         capped.upload(three)
     assert not (service.cfg.paths.pdfs / "three.pdf").exists()
     # only the rendered-page folder is served as files
-    for target in ("/etc/passwd", str(service.cfg.paths.feedback), str(service.cfg.paths.pdfs / "kotex-doc.pdf")):
+    for target in (
+        "/etc/passwd",
+        str(service.cfg.paths.feedback),
+        str(service.cfg.paths.pdfs / "kotex-doc.pdf"),
+    ):
         try:
-            status = urllib.request.urlopen(f"{demo.local_url}gradio_api/file={target}", timeout=10).status
+            status = urllib.request.urlopen(
+                f"{demo.local_url}gradio_api/file={target}", timeout=10
+            ).status
         except urllib.error.HTTPError as exc:
             status = exc.code
         assert status in (403, 404), (target, status)

@@ -34,6 +34,11 @@ def test_reviewed_feedback_becomes_qa_records_never_in_test(sample_run, tmp_path
     test_page = next(int(p) for p, s in splits[source].items() if s == "test")
     train_text, test_text = (_page_text(sample_run, source, p) for p in (train_page, test_page))
     train_evidence = train_text.split("\n")[0][:60].strip()
+    other = "cjk-ko-doc.pdf"
+    chunk = next(c for c in read_jsonl(sample_run.paths.chunks) if c["source"] == other
+                 and {splits[other][str(p)] for p in range(c["page_start"], c["page_end"] + 1)} == {"train"})  # fmt: skip
+    other_page = chunk["page_start"]
+    other_evidence = chunk["text"].split("\n")[1][:60].strip()
     test_evidence = test_text.split("\n")[0][:60].strip()
     events = [
         _event(
@@ -52,6 +57,19 @@ def test_reviewed_feedback_becomes_qa_records_never_in_test(sample_run, tmp_path
         _event(5, "좋았던 질문", "up"),
         _event(6, "거절된 질문?", "down", "거절될 답.", train_evidence, (source, train_page)),
         _event(7, "아직 검토 안 된 질문?", "down"),
+        # 근거가 틀림: the app cited the wrong document; the user pasted the right passage
+        {
+            **_event(
+                8,
+                "다른 문서에 답이 있는 질문?",
+                "down",
+                "다른 문서의 답.",
+                train_evidence,
+                (source, train_page),
+            ),
+            "user_evidence": other_evidence,
+            "reason": "근거가 틀림",
+        },
     ]
     fb_dir = tmp_path / "feedback"
     fb_dir.mkdir()
@@ -59,12 +77,12 @@ def test_reviewed_feedback_becomes_qa_records_never_in_test(sample_run, tmp_path
     (fb_dir / "feedback.jsonl").write_text(
         lines + '{"id": "torn', encoding="utf-8"
     )  # crash mid-append
-    reviews = [{"id": f"e{i:03d}", "decision": "accept"} for i in (1, 2, 3, 4)]
+    reviews = [{"id": f"e{i:03d}", "decision": "accept"} for i in (1, 2, 3, 4, 8)]
     reviews += [{"id": "e006", "decision": "accept"}, {"id": "e006", "decision": "reject"}]
     (fb_dir / "reviews.jsonl").write_text("".join(json.dumps(r) + "\n" for r in reviews))
 
     read = feedback.read_events(fb_dir / "feedback.jsonl")
-    assert len(read) == 7
+    assert len(read) == 8
     decided = feedback.read_reviews(fb_dir / "reviews.jsonl")
     assert decided["e006"]["decision"] == "reject"  # the last decision wins
     assert [e["id"] for e in feedback.pending(read, decided)] == ["e007"]  # 👍 needs no review
@@ -79,9 +97,11 @@ def test_reviewed_feedback_becomes_qa_records_never_in_test(sample_run, tmp_path
     fb_ids = {
         s: [r["id"] for r in rows if r["id"].startswith("fb-")] for s, rows in records.items()
     }
-    assert fb_ids == {"train": ["fb-e001"], "val": [], "test": []}
+    assert fb_ids == {"train": ["fb-e001", "fb-e008"], "val": [], "test": []}
     added = next(r for r in records["train"] if r["id"] == "fb-e001")
     assert added["answer"] == "고친 답입니다." and added["relevant_chunks"]
+    moved = next(r for r in records["train"] if r["id"] == "fb-e008")
+    assert moved["source"] == other and moved["page"] == other_page  # anchored where the quote is
     baseline = {s: [r for r in read_jsonl(sample_run.paths.qa_split(s))] for s in ("test",)}
     assert records["test"] == baseline["test"]  # the frozen test split did not move
 
@@ -90,7 +110,7 @@ def test_reviewed_feedback_becomes_qa_records_never_in_test(sample_run, tmp_path
                     "fb-e003": "no correction with evidence",
                     "fb-e004": "evidence not found in the cited document"}  # fmt: skip
     stats = json.loads((out / "stats.json").read_text())["feedback"]
-    assert stats == {"events": 7, "pending": 1, "accepted": 4, "rejected": 1, "records": 1,
+    assert stats == {"events": 8, "pending": 1, "accepted": 5, "rejected": 1, "records": 2,
                      "unverifiable": 1, "hard_questions": 3, "kept_out_test_pages": 1}  # fmt: skip
 
 

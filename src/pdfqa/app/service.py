@@ -307,9 +307,10 @@ class Service:
         yield result
 
     # -- feedback ------------------------------------------------------------------------------
-    def feedback(
-        self, request_id: str, rating: str, correction: str = "", reason: str = ""
-    ) -> dict:
+    def feedback(self, request_id: str, rating: str, correction: str = "", reason: str = "",
+                 quote: str = "") -> dict:  # fmt: skip
+        """Append one event. ``quote``: the passage the right answer comes from, pasted by the
+        user when the cited one was wrong; the qa stage looks for it in the corpus."""
         from datetime import UTC, datetime
 
         from pdfqa.app.feedback_log import append
@@ -333,7 +334,8 @@ class Service:
             "correction": (correction or "").strip()[:2000], "reason": reason,
             "citations": [list(c) for c in (result.citations or
                           [(e.source, e.page) for e in result.evidence[:1]])],
-            "evidence": evidence, "bundle_version": result.version, "system": result.system,
+            "evidence": evidence, "user_evidence": (quote or "").strip()[:2000],
+            "bundle_version": result.version, "system": result.system,
         }  # fmt: skip
         append(self.cfg.paths.feedback, event)
         self.monitor.log_feedback(request_id, rating)

@@ -176,14 +176,12 @@ def build(service: Service):
         yield (history, badge_markdown(result, t), gr.update(choices=pages, value=first),
                page_image(first, last), evidence_html(result, t), "", last)  # fmt: skip
 
-    def send_feedback(rating, correction, reason, last):
+    def send_feedback(rating, correction, reason, quote, last):
         if not last:
             raise gr.Error(t["feedback_no_answer"], print_exception=False)
-        _guard(
-            service,
-            lambda: service.feedback(last["request_id"], rating, correction or "", reason or ""),
-        )
-        return t["feedback_saved"], ""
+        args = (last["request_id"], rating, correction or "", reason or "", quote or "")
+        _guard(service, lambda: service.feedback(*args))
+        return t["feedback_saved"], "", ""
 
     def liked(data: gr.LikeData, last):
         if last:
@@ -275,6 +273,7 @@ def build(service: Service):
                                 [("👍", "up"), ("👎", "down")], value="down", label="👍 / 👎"
                             )
                             correction = gr.Textbox(label=t["correction"], lines=2)
+                            quote = gr.Textbox(label=t["quote"], lines=2)
                             reason = gr.Radio(
                                 [t["reason_evidence"], t["reason_answer"]], label=t["reason"]
                             )
@@ -296,8 +295,8 @@ def build(service: Service):
                             None, [chat, badge, chips, image, evidence, last], api_visibility="private")  # fmt: skip
                 chips.change(page_image, [chips, last], image, api_visibility="private")
                 chat.like(liked, [last], feedback_status, api_visibility="private")
-                feedback_btn.click(send_feedback, [rating, correction, reason, last],
-                                   [feedback_status, correction], api_visibility="private")  # fmt: skip
+                feedback_btn.click(send_feedback, [rating, correction, reason, quote, last],
+                                   [feedback_status, correction, quote], api_visibility="private")  # fmt: skip
 
             with gr.Tab(t["tab_docs"], id="docs"):
                 docs = gr.Dataframe(value=service.documents(), headers=[t["col_file"], t["col_pages"],
@@ -367,10 +366,12 @@ def build(service: Service):
             )
 
         def api_feedback(
-            request_id: str, rating: str, correction: str = "", reason: str = ""
+            request_id: str, rating: str, correction: str = "", reason: str = "", evidence: str = ""
         ) -> dict:
-            """👍/👎 (up|down) on an answer by its request_id, with an optional correction."""
-            return _guard(service, lambda: service.feedback(request_id, rating, correction, reason))
+            """👍/👎 (up|down) on an answer by its request_id, with an optional correction and the
+            document passage it comes from."""
+            args = (request_id, rating, correction, reason, evidence)
+            return _guard(service, lambda: service.feedback(*args))
 
         def api_compare(question: str, left: str, right: str) -> dict:
             """Two arms answer; the reply shows them as A and B (arms hidden) with a pair_id."""

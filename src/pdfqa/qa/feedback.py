@@ -88,13 +88,39 @@ class FeedbackData:
     stats: dict = field(default_factory=dict)
 
 
-def _record(event: dict) -> HumanQA | None:
-    correction = (event.get("correction") or "").strip()
-    evidence = (event.get("evidence") or "").strip()
-    citations = event.get("citations") or []
-    if not (correction and evidence and citations):
+def _locate(
+    evidence: str, chunks: list[dict], cited: tuple[str, int] | None
+) -> tuple[str, int] | None:
+    """(source, page) where ``evidence`` is: the cited page when a chunk covering it contains the
+    evidence, else the first chunk anywhere that does (a "근거가 틀림" correction quotes the
+    passage the answer should have used). The page decides the split, so it is never moved off
+    the cited page when the evidence is there (a test page stays a test page)."""
+    from pdfqa.korean import squash
+
+    wanted = squash(evidence)
+    if not wanted:
         return None
-    source, page = citations[0]
+    holding = [c for c in chunks if wanted in squash(c["text"])]
+    if cited:
+        for chunk in holding:
+            if chunk["source"] == cited[0] and chunk["page_start"] <= cited[1] <= chunk["page_end"]:
+                return cited[0], int(cited[1])
+    holding.sort(key=lambda c: (c["source"] != (cited or ("",))[0], c["source"], c["page_start"]))
+    return (holding[0]["source"], int(holding[0]["page_start"])) if holding else None
+
+
+def _record(event: dict, chunks: list[dict]) -> HumanQA | None:
+    """The QA record an accepted correction makes, anchored where its evidence really is; None
+    when there is no correction and evidence. The evidence is the passage the user quoted, else
+    the sentence the app showed as support."""
+    correction = (event.get("correction") or "").strip()
+    evidence = (event.get("user_evidence") or event.get("evidence") or "").strip()
+    if not (correction and evidence):
+        return None
+    citations = event.get("citations") or []
+    cited = (citations[0][0], int(citations[0][1])) if citations else None
+    found = _locate(evidence, chunks, cited)
+    source, page = found or cited or ("?", 1)
     return HumanQA(id=f"fb-{event['id']}", question=event["question"].strip(), answer=correction,
                    evidence=evidence, source=source, page=int(page), domain="feedback",
                    difficulty="medium", type="factual")  # fmt: skip
@@ -119,7 +145,7 @@ def collect(events: list[dict], reviews: dict[str, dict], chunks: list[dict],
         if decision != "accept":
             continue
         counts["accepted"] += 1
-        record = _record(event)
+        record = _record(event, chunks)
         if record is None:
             out.hard.append(_hard(event, "no correction with evidence"))
             continue
