@@ -37,6 +37,10 @@ def repo(tmp_path: Path, small_pdf_bytes: dict[str, bytes]) -> tuple[Path, dict]
     pdfs.mkdir(parents=True)
     for name, data in small_pdf_bytes.items():
         (pdfs / name).write_bytes(data)
+    feedback = repo / "data" / "feedback"  # the qa stage's deps, shipped empty like the repo's
+    feedback.mkdir()
+    for name in ("feedback.jsonl", "reviews.jsonl"):
+        shutil.copy(ROOT / "data" / "feedback" / name, feedback / name)
     env = {
         **os.environ,
         "PATH": f"{BIN}{os.pathsep}{os.environ['PATH']}",

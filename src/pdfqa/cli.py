@@ -12,7 +12,7 @@ app = typer.Typer(
     help=(
         "Korean PDF question answering. The pipeline itself runs with `dvc repro` "
         "(see README); these commands run single steps, inspect inputs, answer questions and "
-        "manage the model lifecycle (registry, A/B, promotion, tuning)."
+        "manage the model lifecycle (registry, A/B, promotion, tuning, PR reports) and serve the app."
     ),
     no_args_is_help=True,
     add_completion=False,
