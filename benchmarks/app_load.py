@@ -74,17 +74,14 @@ def main() -> None:
     url = args.url
     concurrency = "the server's"
     if url is None:
-        from pdfqa.app.server import launch_kwargs, make_app
+        from pdfqa.app.server import start_in_process
         from pdfqa.config import load_params
 
         cfg = load_params()
         cfg = cfg.model_copy(update={"serve": cfg.serve.model_copy(update={"queue_size": 1000}),
                                      "paths": cfg.paths.model_copy(update={"app_dir": ROOT / "logs" / "app-load"})})  # fmt: skip
-        demo, _ = make_app(cfg, workspace=True)
+        demo, _ = start_in_process(cfg, workspace=True)
         concurrency = str(cfg.serve.ask_concurrency)
-        kwargs = launch_kwargs(cfg)
-        kwargs["server_port"] = None
-        demo.launch(prevent_thread_lock=True, **kwargs)
         url = demo.local_url
     questions = _questions()
     run(url, 1, 3, questions)  # warm-up: first query pays for lazy loading

@@ -22,7 +22,7 @@ def main() -> None:
     args = parser.parse_args()
     os.chdir(ROOT)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
-    from pdfqa.app.server import launch_kwargs, make_app
+    from pdfqa.app.server import start_in_process
     from pdfqa.app.tour import tour
     from pdfqa.config import load_params
 
@@ -30,10 +30,7 @@ def main() -> None:
     cfg = cfg.model_copy(
         update={"paths": cfg.paths.model_copy(update={"app_dir": ROOT / "logs" / "app-shots"})}
     )
-    demo, service = make_app(cfg, stage=args.stage, workspace=args.workspace)
-    kwargs = launch_kwargs(cfg)
-    kwargs["server_port"] = None
-    demo.launch(prevent_thread_lock=True, **kwargs)
+    demo, service = start_in_process(cfg, stage=args.stage, workspace=args.workspace)
     try:
         seen = tour(demo.local_url, args.question, [args.out])
     finally:

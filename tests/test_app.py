@@ -25,12 +25,9 @@ def app_cfg(sample_run, tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def server(app_cfg):
-    from pdfqa.app.server import launch_kwargs, make_app
+    from pdfqa.app.server import start_in_process
 
-    demo, service = make_app(app_cfg, workspace=True)
-    kwargs = launch_kwargs(app_cfg, port=0)
-    kwargs["server_port"] = None  # any free port
-    demo.launch(prevent_thread_lock=True, **kwargs)
+    demo, service = start_in_process(app_cfg, workspace=True)
     yield demo, service
     demo.close()
 
@@ -146,12 +143,9 @@ def test_feedback_is_appended_and_monitored(client, server):
 def test_auth_on_refuses_anonymous_clients(app_cfg):
     from gradio_client import Client
 
-    from pdfqa.app.server import launch_kwargs, make_app
+    from pdfqa.app.server import start_in_process
 
-    demo, _ = make_app(app_cfg, workspace=True)
-    kwargs = launch_kwargs(app_cfg, auth=("kim", "s3cret"))
-    kwargs["server_port"] = None
-    demo.launch(prevent_thread_lock=True, **kwargs)
+    demo, _ = start_in_process(app_cfg, auth=("kim", "s3cret"), workspace=True)
     try:
         with pytest.raises(Exception):  # noqa: B017 (the client raises a plain ValueError/HTTP error)
             Client(demo.local_url, verbose=False).predict(

@@ -41,13 +41,10 @@ pytestmark.append(pytest.mark.skipif(_missing() is not None, reason=_missing() o
 
 @pytest.fixture(scope="module")
 def url(sample_run, tmp_path_factory):
-    from pdfqa.app.server import launch_kwargs, make_app
+    from pdfqa.app.server import start_in_process
 
     cfg = build_app_params(sample_run, tmp_path_factory.mktemp("browser_app"))
-    demo, _ = make_app(cfg, workspace=True)
-    kwargs = launch_kwargs(cfg)
-    kwargs["server_port"] = None
-    demo.launch(prevent_thread_lock=True, **kwargs)
+    demo, _ = start_in_process(cfg, workspace=True)
     yield demo.local_url
     demo.close()
 

@@ -66,6 +66,16 @@ def launch_kwargs(cfg: Params, *, host: str | None = None, port: int | None = No
     }  # fmt: skip
 
 
+def start_in_process(cfg: Params, *, auth: tuple[str, str] | None = None, **open_kwargs):
+    """(Blocks, Service) launched without blocking, on a free port (tests, benchmarks, the
+    screenshot tour); ``demo.local_url`` is its address, ``demo.close()`` stops it."""
+    demo, service = make_app(cfg, **open_kwargs)
+    kwargs = launch_kwargs(cfg, auth=auth)
+    kwargs["server_port"] = None  # Gradio takes the first free port from 7860 up
+    demo.launch(prevent_thread_lock=True, **kwargs)
+    return demo, service
+
+
 def log_to_file(path: Path) -> None:
     """Everything below WARNING from libraries, and all of pdfqa's own lines, into ``path``."""
     path.parent.mkdir(parents=True, exist_ok=True)
