@@ -9,7 +9,7 @@ TORCH_SPEC ?= torch==2.13.0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
-.PHONY: install repro serve test lint format bench clean help
+.PHONY: install repro serve test lint format bench coldstart clean help
 help:  ## list targets
 	@grep -E '^[a-z-]+:.*##' $(MAKEFILE_LIST) | sed 's/:.*##/\t/'
 
@@ -49,6 +49,10 @@ bench: install  ## run the benchmarks in benchmarks/
 	$(BIN)/python benchmarks/models.py
 	$(BIN)/python benchmarks/bf16_step.py
 	bash benchmarks/repro_time.sh
+
+coldstart: install  ## leave-one-document-out quality (reports/coldstart.md; ~25 CPU minutes)
+	$(BIN)/dvc repro base_models chunk
+	$(BIN)/python benchmarks/coldstart.py
 
 clean:  ## remove the virtualenv (DVC outputs stay; `dvc gc` cleans the cache)
 	rm -rf $(VENV)

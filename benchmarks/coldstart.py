@@ -140,6 +140,7 @@ def main() -> None:
         "--per-question", type=Path, default=Path("metrics/per_question/coldstart.jsonl")
     )
     parser.add_argument("--report", type=Path, default=Path("reports/coldstart.md"))
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
     args = parser.parse_args()  # fmt: skip
     os.chdir(ROOT)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -153,7 +154,7 @@ def main() -> None:
     from pdfqa.qa import load_human
 
     setup()
-    cfg = load_params()
+    cfg = load_params(args.params)
     if not cfg.paths.chunks.exists():
         raise SystemExit(f"{cfg.paths.chunks} not found: run `dvc repro chunk` first")
     chunks = list(read_jsonl(cfg.paths.chunks))

@@ -2,9 +2,10 @@
 (human questions) → metrics/generation.json, metrics/per_question/generation.jsonl,
 reports/generation.md, models/calibration.json.
 
-Each system answers val and test once. On val, the confidence model (P(correct answer)), the
-answerability gate and its abstention threshold are fitted (models/calibration.json, which
-`pdfqa ask` uses); test only reports."""
+Each system answers val and test once. The abstention gate (P(answerable) and its threshold)
+is fitted once on train + val retrieval signals and shared; each system's confidence model
+(P(correct answer)) is fitted on val (models/calibration.json, which `pdfqa ask` uses); test
+only reports."""
 
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ def main(cfg: Params) -> None:
     from pdfqa.retrieval import Retriever
 
     paths = cfg.paths
-    val_file, test_file = paths.qa_split("val"), paths.qa_split("test")
-    require([val_file, test_file, paths.index / "manifest.json"], "dvc repro index")
+    train_file, val_file, test_file = (paths.qa_split(s) for s in ("train", "val", "test"))
+    require([train_file, val_file, test_file, paths.index / "manifest.json"], "dvc repro index")
     val, test = list(read_jsonl(val_file)), list(read_jsonl(test_file))
+    train = list(read_jsonl(train_file))  # the abstention gate is fitted on train + val
     retriever = Retriever.from_dir(paths.index, base_dir=paths.base_models)
 
-    result = evaluate_generation(val, test, retriever, cfg)
+    result = evaluate_generation(val, test, retriever, cfg, train)
 
     write_json(paths.calibration, result.calibrations)
     write_json(paths.generation_metrics, result.metrics)

@@ -1,4 +1,4 @@
-"""Confidence: logistic calibration on val, a threshold that respects the accuracy budget."""
+"""Confidence: logistic calibration on val; the abstention gate (cross-validated, bagged threshold)."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pdfqa.generation.confidence import (
     FEATURES,
     Calibration,
     Signals,
-    choose_threshold,
+    fit_gate,
     fit_logistic,
     question_coverage,
     reliability_table,
@@ -43,15 +43,56 @@ def test_uncalibrated_blend_stays_in_unit_interval():
     assert Calibration(0.3).score(Signals(1.5, 0.1, 1.5)) == 1.0
 
 
-def test_threshold_maximises_abstention_recall_within_the_accuracy_budget():
-    # answerable questions: confident when correct; unanswerable: low confidence
-    scores = [0.9, 0.8, 0.7, 0.35, 0.2, 0.1, 0.3]
-    answerable = [True, True, True, True, False, False, False]
-    correct = [True, True, True, False, False, False, False]
-    threshold = choose_threshold(scores, answerable, correct, [False] * 7, max_answerable_drop=0.0)
-    assert 0.3 < threshold <= 0.7  # abstains on all three unanswerable, keeps every correct answer
-    strict = choose_threshold([0.9, 0.1], [True, False], [False, False], [False, False], 0.0)
-    assert strict == 0.9 or strict > 0.1
+def _gate_data(n, seed, unanswerable_share=0.25):
+    rng = random.Random(seed)
+    signals, answerable = [], []
+    for _ in range(n):
+        ok = rng.random() > unanswerable_share
+        signals.append(Signals(rng.gauss(0.85 if ok else 0.8, 0.03), rng.gauss(0.05, 0.02), 0.5,
+                               rng.gauss(0.9 if ok else 0.45, 0.12)))  # fmt: skip
+        answerable.append(ok)
+    return signals, answerable
+
+
+def test_gate_separates_and_reports_a_threshold_ci():
+    signals, answerable = _gate_data(200, 0)
+    gate = fit_gate(signals, answerable, resamples=200, seed=0)
+    calibration = Calibration(gate.threshold, gate_weights=gate.weights, gate_means=gate.means,
+                              gate_scales=gate.scales)  # fmt: skip
+    abstain = [calibration.answerable(s) < gate.threshold for s in signals]
+    recall = sum(a for a, ok in zip(abstain, answerable, strict=True) if not ok) / answerable.count(
+        False
+    )
+    false = sum(a for a, ok in zip(abstain, answerable, strict=True) if ok) / answerable.count(True)
+    assert recall > 0.8 and false < 0.15
+    assert gate.threshold_ci[0] <= gate.threshold <= gate.threshold_ci[1]
+    assert gate.weights[FEATURES.index("likelihood") + 1] == 0.0  # not a gate feature
+    assert gate.n == 200 and gate.n_unanswerable == answerable.count(False)
+
+
+def test_gate_threshold_barely_moves_with_a_tenth_more_data():
+    signals, answerable = _gate_data(200, 1)
+    extra_signals, extra_answerable = _gate_data(20, 2)
+    a = fit_gate(signals, answerable, resamples=300, seed=0)
+    b = fit_gate(signals + extra_signals, answerable + extra_answerable, resamples=300, seed=0)
+
+    def abstains(gate, s):
+        c = Calibration(gate.threshold, gate_weights=gate.weights, gate_means=gate.means,
+                        gate_scales=gate.scales)  # fmt: skip
+        return c.answerable(s) < gate.threshold
+
+    probe, probe_ok = _gate_data(400, 3)
+    moved = sum(
+        abstains(a, s) != abstains(b, s) for s, ok in zip(probe, probe_ok, strict=True) if ok
+    )
+    assert moved / probe_ok.count(True) <= 0.03
+
+
+def test_gate_refuses_one_class():
+    import pytest
+
+    with pytest.raises(ValueError, match="at least 2"):
+        fit_gate([Signals(0.9, 0.1, 0.5)] * 5 + [Signals(0.1, 0.0, 0.1)], [True] * 5 + [False])
 
 
 def test_reliability_table_and_ece():
@@ -92,7 +133,8 @@ def test_question_coverage_ignores_question_words_and_lost_pdf_spaces():
 
 def test_the_answerability_gate_is_separate_from_the_confidence():
     n = len(FEATURES) + 1
-    coverage_only = [0.0, 0.0, 0.0, 0.0, 5.0, 0.0]  # bias, then one weight per feature
+    coverage_only = [0.0] * n  # bias, then one weight per feature
+    coverage_only[1 + FEATURES.index("coverage")] = 5.0
     calibration = Calibration(0.5, weights=[0.0] * n, means=[0.0] * (n - 1),
                               scales=[1.0] * (n - 1), gate_weights=coverage_only,
                               gate_means=[0.0] * (n - 1), gate_scales=[1.0] * (n - 1))  # fmt: skip
@@ -109,6 +151,31 @@ def test_calibration_fitted_on_other_features_is_recognised():
     old = Calibration(0.3, weights=[0.1, 0.2, 0.3, 0.4], means=[0] * 3, scales=[1] * 3)
     assert not old.matches_features()
     assert not Calibration(0.3, gate_weights=[0.1, 0.2, 0.3, 0.4]).matches_features()
+
+
+def test_a_calibration_from_before_corpus_coverage_keeps_its_exact_gate(tmp_path):
+    """A promoted older bundle's calibration.json has five-signal weights and no "features"."""
+    import json
+
+    from pdfqa.config import GeneratorConfig
+    from pdfqa.generation.confidence import LEGACY_FEATURES
+    from pdfqa.generation.engine import load_calibration
+
+    five = [0.2, 0.0, 0.0, 0.0, 4.0, 0.0]
+    path = tmp_path / "calibration.json"
+    path.write_text(json.dumps({"extractive": {"threshold": 0.5, "retrieval_weight": 0.5,
+                                               "weights": five, "means": [0] * 5, "scales": [1] * 5,
+                                               "gate_weights": five, "gate_means": [0, 0, 0, 0.5, 0],
+                                               "gate_scales": [1] * 5}}))  # fmt: skip
+    calibration = load_calibration(path, "extractive", GeneratorConfig())
+    assert calibration.features == list(LEGACY_FEATURES) and calibration.matches_features()
+    low, high = Signals(0.9, 0.1, 0.5, 0.1, 0.0, 0.0), Signals(0.9, 0.1, 0.5, 0.9, 0.0, 0.0)
+    assert (
+        calibration.answerable(low) < 0.5 < calibration.answerable(high)
+    )  # corpus_coverage unused
+    again = Calibration.from_dict(calibration.to_dict())
+    assert again.features == calibration.features
+    assert abs(again.answerable(high) - calibration.answerable(high)) < 1e-9
 
 
 def test_an_outdated_calibration_file_falls_back_to_the_defaults(tmp_path, caplog):

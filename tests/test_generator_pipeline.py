@@ -117,6 +117,13 @@ def test_eval_generation_compares_three_systems(evaluated):
     )
     # the extractive engine's confidence is fitted on all five signals (bias + 5 weights)
     assert len(calibration["extractive"]["weights"]) == 6
+    # one abstention gate for every system, fitted on train + val with a bootstrap CI
+    gate = metrics["gate"]
+    assert gate["data"] == "train+val" and gate["n"] > 100 and gate["n_unanswerable"] >= 20
+    low, high = gate["threshold_ci95"]
+    assert low <= gate["threshold"] <= high
+    assert len({c["threshold"] for c in calibration.values()}) == 1
+    assert calibration["lora"]["gate_weights"] == calibration["extractive"]["gate_weights"]
     report = evaluated.paths.generation_report.read_text()
     assert report.count("- reference:") == 10 and "| overall_system_score |" in report
     assert "Confidence calibration" in report and 'tokenize="char"' in report

@@ -132,3 +132,18 @@ def test_stage_output_has_no_leakage_between_splits(sample_run):
             if r["answerable"]:
                 assert r["relevant_chunks"], r["id"]
     assert {s: len(v) for s, v in out.items()} == {"train": 130, "val": 62, "test": 57}
+
+
+def test_a_pdf_without_human_questions_gives_every_page_to_training():
+    from pdfqa.config import QAConfig
+    from pdfqa.qa import build_qa_sets
+
+    chunks = [{**c, "page_start": i + 1, "page_end": i + 1} for i, c in enumerate(CHUNKS * 4)]
+    chunks += [{"chunk_id": f"n-{p}", "source": "new.pdf", "text": "새 문서의 내용이다.",
+                "page_start": p, "page_end": p} for p in range(1, 21)]  # fmt: skip
+    sets = build_qa_sets(
+        [_record(page=1, evidence="설치는 tlmgr로 한다.")], chunks, QAConfig(section_pages=1), 42
+    )
+    pages = sets.page_splits["pages"]
+    assert set(pages["new.pdf"].values()) == {"train"} and len(pages["new.pdf"]) == 20
+    assert set(pages["a.pdf"].values()) == set(SPLITS)  # a PDF with questions keeps its sections

@@ -56,6 +56,10 @@ class KoreanBM25:
         df = 0 if term is None else int(self._doc_freq[term])
         return math.log(1 + (n_docs - df + 0.5) / (df + 0.5))
 
+    def has_term(self, token: str) -> bool:
+        """Whether any indexed text contains the (search-token) term."""
+        return token in self._index.vocab_dict
+
     def search(self, query: str, k: int = 10) -> list[tuple[int, float]]:
         """(text index, score) best first; empty when the query shares no term."""
         tokens = [t for t in search_tokens(query) if t in self._index.vocab_dict]

@@ -264,8 +264,33 @@ class ConfidenceConfig(_Strict):
 
     retrieval_weight: float = Field(0.5, ge=0, le=1, description="vs generation likelihood")
     threshold: float = Field(0.35, ge=0, le=1)
-    max_answerable_drop: float = Field(
-        0.05, ge=0, le=1, description="calibration: answerable accuracy the threshold may cost"
+    coverage_chunks: int = Field(
+        10, ge=1, description="hybrid hits the question-coverage signal looks at (≥ context_chunks)"
+    )
+    gate_features: list[Literal["top_score", "margin", "likelihood", "coverage", "abstain_prob",
+                                "corpus_coverage"]] = Field(
+        ["top_score", "margin", "coverage", "corpus_coverage"], min_length=1,
+        description="signals the abstention gate uses (retrieval-side ones are shared by every system)",
+    )  # fmt: skip
+    gate_data: Literal["train+val", "val"] = Field(
+        "train+val", description="questions the gate is fitted on (never test)"
+    )
+    gate_folds: int = Field(5, ge=2, description="cross-validation folds choosing its L2 strength")
+    gate_resamples: int = Field(
+        1000, ge=100, description="bootstrap resamples bagging its threshold"
+    )
+    gate_false_abstention_cost: float = Field(
+        1.0, gt=0, description="a false abstention weighs this many missed abstentions"
+    )
+
+
+class ExtractiveConfig(_Strict):
+    """How the extractive system picks its answer sentence (generation.engine.ExtractiveBackend)."""
+
+    dense_weight: float = Field(1.0, ge=0, description="embedder cosine vs weighted word coverage")
+    rank_penalty: float = Field(0.05, ge=0, description="per passage rank")
+    max_answer_chars: int = Field(
+        240, ge=0, description="the best sentence is extended with the next ones up to this length"
     )
 
 
@@ -296,6 +321,7 @@ class GeneratorConfig(_Strict):
     repetition_penalty: float = Field(1.15, ge=1)
     batch_size: int = Field(8, ge=1, description="questions generated together in evaluation")
     confidence: ConfidenceConfig = ConfidenceConfig()
+    extractive: ExtractiveConfig = ExtractiveConfig()
 
     @model_validator(mode="after")
     def _check(self) -> GeneratorConfig:

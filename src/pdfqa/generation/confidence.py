@@ -13,9 +13,10 @@ Five signals, all cheap at answer time:
   read from the first decoding step (free: generation computes it anyway).
 
 Before calibration they are blended linearly (``generator.confidence.retrieval_weight``). The
-eval_generation stage fits two logistic regressions on the val split — "the answer was correct"
-(the confidence shown) and "the question is answerable" (the abstention gate) — and picks the
-gate's threshold there; test is only used to report.
+eval_generation stage fits two logistic regressions: "the answer was correct" (the confidence
+shown, per system, on val) and "the question is answerable" (the abstention gate, shared by every
+system, on the retrieval-side signals of train + val with a cross-validated L2 strength and a
+bootstrap-bagged threshold: ``fit_gate``); test is only used to report.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ import math
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
-FEATURES = ("top_score", "margin", "likelihood", "coverage", "abstain_prob")
+FEATURES = ("top_score", "margin", "likelihood", "coverage", "abstain_prob", "corpus_coverage")
+LEGACY_FEATURES = FEATURES[:5]  # what a calibration.json without "features" was fitted on
 
 
 @dataclass(frozen=True)
@@ -34,9 +36,28 @@ class Signals:
     likelihood: float
     coverage: float = 1.0
     abstain_prob: float = 0.0
+    corpus_coverage: float = 1.0
 
-    def vector(self) -> list[float]:
-        return [getattr(self, name) for name in FEATURES]
+    def vector(self, features: Sequence[str] = FEATURES) -> list[float]:
+        return [getattr(self, name) for name in features]
+
+
+def corpus_coverage(
+    question: str, has_term: Callable[[str], bool], idf: Callable[[str], float]
+) -> float:
+    """IDF-weighted share of the question's content words that the corpus uses at all.
+
+    The cheapest sign of a question the documents cannot answer: its specific word ("HWP",
+    "안드로이드") occurs nowhere. Context coverage alone misses answerable questions whose word
+    sits in a passage ranked below the ones the answer is built from."""
+    from pdfqa.korean import INTERROGATIVES, content_tokens
+
+    words = [w for w in dict.fromkeys(content_tokens(question)) if w not in INTERROGATIVES]
+    weights = [idf(w) for w in words]
+    total = sum(weights)
+    return (
+        sum(x for w, x in zip(words, weights, strict=True) if has_term(w)) / total if total else 0.0
+    )
 
 
 def question_coverage(question: str, contexts: Sequence[str], idf: Callable[[str], float]) -> float:
@@ -61,10 +82,10 @@ def question_coverage(question: str, contexts: Sequence[str], idf: Callable[[str
     return found / total if total else 0.0
 
 
-def _logistic(weights: Sequence[float], means, scales, s: Signals) -> float:
+def _logistic(weights: Sequence[float], means, scales, s: Signals, features=FEATURES) -> float:
     z = weights[0] + sum(
         w * (x - m) / (sd or 1.0)
-        for w, x, m, sd in zip(weights[1:], s.vector(), means, scales, strict=True)
+        for w, x, m, sd in zip(weights[1:], s.vector(features), means, scales, strict=True)
     )
     return 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, z))))
 
@@ -91,31 +112,50 @@ class Calibration:
     gate_weights: list[float] = field(default_factory=list)
     gate_means: list[float] = field(default_factory=list)
     gate_scales: list[float] = field(default_factory=list)
+    threshold_ci: list[float] = field(default_factory=list)  # 95% bootstrap CI (fit_gate)
+    features: list[str] = field(default_factory=lambda: list(FEATURES))  # what the weights refer to
 
     def score(self, s: Signals) -> float:
         if not self.weights:
             blend = self.retrieval_weight * s.top_score + (1 - self.retrieval_weight) * s.likelihood
             return min(1.0, max(0.0, blend))
-        return _logistic(self.weights, self.means, self.scales, s)
+        return _logistic(self.weights, self.means, self.scales, s, self.features)
 
     def answerable(self, s: Signals) -> float:
         if not self.gate_weights:
             return self.score(s)
-        return _logistic(self.gate_weights, self.gate_means, self.gate_scales, s)
+        return _logistic(self.gate_weights, self.gate_means, self.gate_scales, s, self.features)
 
     def matches_features(self) -> bool:
-        """False for a calibration fitted on another feature set (an older calibration.json)."""
-        return all(not w or len(w) == len(FEATURES) + 1 for w in (self.weights, self.gate_weights))
+        """False for a calibration whose weights do not fit its feature list (or names a feature
+        this version does not compute)."""
+        known = set(self.features) <= set(FEATURES)
+        return known and all(
+            not w or len(w) == len(self.features) + 1 for w in (self.weights, self.gate_weights)
+        )
 
     def to_dict(self) -> dict:
-        return {k: (round(v, 6) if isinstance(v, float) else [round(x, 6) for x in v])
-                for k, v in asdict(self).items()}  # fmt: skip
+        out = {}
+        for k, v in asdict(self).items():
+            if isinstance(v, float):
+                out[k] = round(v, 6)
+            elif k == "features":
+                out[k] = list(v)
+            else:
+                out[k] = [round(x, 6) for x in v]
+        return out
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Calibration:
+        """A calibration.json entry; one written before ``features`` existed is read with the
+        five signals it was fitted on, so a promoted older bundle keeps its exact gate."""
+        return cls(**{"features": list(LEGACY_FEATURES), **data})
 
 
 def fit_logistic(
     signals: Sequence[Signals], labels: Sequence[int], l2: float = 1.0, steps: int = 500
 ) -> tuple[list[float], list[float], list[float]]:
-    """Plain gradient descent on standardised features (five features, ~60 points:
+    """Plain gradient descent on standardised features (six features, ~200 points:
     no need for a solver dependency). Returns (weights, means, scales)."""
     import numpy as np
 
@@ -133,34 +173,100 @@ def fit_logistic(
     return w.tolist(), means.tolist(), scales.tolist()
 
 
-def choose_threshold(
-    scores: Sequence[float],
-    answerable: Sequence[bool],
-    correct: Sequence[bool],
-    model_abstained: Sequence[bool],
-    max_answerable_drop: float,
-) -> float:
-    """Highest abstention recall on unanswerable questions whose cost in answerable accuracy
-    stays within ``max_answerable_drop``; ties go to the lower threshold."""
+@dataclass(frozen=True)
+class Gate:
+    """The abstention gate: P(the documents answer the question) and the threshold below which
+    the engine abstains, fitted by ``fit_gate``."""
 
-    def outcome(threshold: float) -> tuple[float, float]:
-        abstain = [a or s < threshold for s, a in zip(scores, model_abstained, strict=True)]
-        n_ans = sum(answerable) or 1
-        n_unans = (len(answerable) - sum(answerable)) or 1
-        accuracy = (
-            sum(c and not ab for c, ab, an in zip(correct, abstain, answerable, strict=True) if an)
-            / n_ans
+    weights: list[float]  # bias + one per FEATURES (0 for the features the gate leaves out)
+    means: list[float]
+    scales: list[float]
+    threshold: float
+    threshold_ci: tuple[float, float]  # 95% bootstrap interval of the chosen threshold
+    l2: float  # the regularisation cross-validation chose
+    n: int
+    n_unanswerable: int
+
+
+def _youden_threshold(p: Sequence[float], answerable: Sequence[int], cost: float = 1.0) -> float:
+    """The cut that best separates unanswerable (below) from answerable (at or above):
+    maximises abstention recall minus ``cost`` × false-abstention rate (Youden's J when 1); ties
+    go to the middle of the best interval, so one question more or less does not move it to an
+    edge."""
+    import numpy as np
+
+    p, y = np.asarray(p, dtype=float), np.asarray(answerable, dtype=int)
+    values = np.unique(p)
+    if len(values) < 2 or y.min() == y.max():
+        return 0.0
+    cuts = (values[:-1] + values[1:]) / 2
+    below = p[None, :] < cuts[:, None]
+    recall = (below & (y == 0)).sum(1) / max(1, (y == 0).sum())
+    false = (below & (y == 1)).sum(1) / max(1, (y == 1).sum())
+    j = recall - cost * false
+    best = np.flatnonzero(j >= j.max() - 1e-12)
+    return float((cuts[best[0]] + cuts[best[-1]]) / 2)
+
+
+def fit_gate(signals: Sequence[Signals], answerable: Sequence[bool], *,
+             features: Sequence[str] = ("top_score", "margin", "coverage"),
+             l2_grid: Sequence[float] = (0.3, 1.0, 3.0, 10.0, 30.0), folds: int = 5,
+             resamples: int = 1000, false_abstention_cost: float = 1.0, seed: int = 0) -> Gate:  # fmt: skip
+    """Fit the gate so that it does not swing with one document more or less.
+
+    A logistic model on ``features`` (retrieval-side signals every answer system has), its L2
+    strength chosen by stratified k-fold cross-validation (log loss); the threshold is chosen on
+    the out-of-fold probabilities (no question judges the model it trained) by Youden's J with
+    false abstentions weighted ``false_abstention_cost`` times a missed abstention, and then bagged: it is the median of that choice over ``resamples`` bootstrap resamples
+    (scipy), whose 2.5-97.5 percentiles are reported as its CI."""
+    import numpy as np
+    from scipy import stats
+
+    y = np.asarray([int(a) for a in answerable])
+    unknown = set(features) - set(FEATURES)
+    if unknown:
+        raise ValueError(f"unknown gate features: {', '.join(sorted(unknown))}")
+    columns = [FEATURES.index(f) for f in features]
+    rows = [
+        Signals(*[v if i in columns else 0.0 for i, v in enumerate(s.vector())]) for s in signals
+    ]
+
+    def fit(index, l2):
+        return fit_logistic([rows[i] for i in index], y[index].tolist(), l2=l2)
+
+    def predict(model, index):
+        return np.array([_logistic(*model, rows[i]) for i in index])
+
+    rng = np.random.default_rng(seed)
+    fold_of = np.empty(len(y), dtype=int)
+    for label in (0, 1):  # stratified: each fold gets its share of unanswerable questions
+        members = rng.permutation(np.flatnonzero(y == label))
+        fold_of[members] = np.arange(len(members)) % folds
+    k = min(folds, int(min((y == 0).sum(), (y == 1).sum())))
+    if k < 2:
+        raise ValueError("the gate needs at least 2 answerable and 2 unanswerable questions")
+    best_l2, best_loss, oof = l2_grid[0], float("inf"), None
+    for l2 in l2_grid:
+        p = np.empty(len(y))
+        for f in range(k):
+            test = np.flatnonzero(fold_of % k == f)
+            p[test] = predict(fit(np.flatnonzero(fold_of % k != f), l2), test)
+        loss = float(
+            -np.mean(y * np.log(np.clip(p, 1e-6, 1)) + (1 - y) * np.log(np.clip(1 - p, 1e-6, 1)))
         )
-        recall = sum(ab for ab, an in zip(abstain, answerable, strict=True) if not an) / n_unans
-        return accuracy, recall
+        if loss < best_loss - 1e-9:
+            best_l2, best_loss, oof = l2, loss, p
 
-    baseline, _ = outcome(0.0)
-    best, best_recall = 0.0, outcome(0.0)[1]
-    for threshold in sorted(set(scores)):
-        accuracy, recall = outcome(threshold)
-        if baseline - accuracy <= max_answerable_drop + 1e-9 and recall > best_recall:
-            best, best_recall = threshold, recall
-    return float(best)
+    def choose(p, labels):
+        return _youden_threshold(p, labels, false_abstention_cost)
+
+    boot = stats.bootstrap((oof, y), choose, paired=True, vectorized=False,
+                           n_resamples=resamples, method="percentile", rng=np.random.default_rng(seed))  # fmt: skip
+    weights, means, scales = fit(np.arange(len(y)), best_l2)
+    return Gate(weights=weights, means=means, scales=scales,
+                threshold=float(np.median(boot.bootstrap_distribution)),
+                threshold_ci=(float(boot.confidence_interval.low), float(boot.confidence_interval.high)),
+                l2=best_l2, n=len(y), n_unanswerable=int((y == 0).sum()))  # fmt: skip
 
 
 def reliability_table(

@@ -31,10 +31,14 @@ from pathlib import Path
 
 from pdfqa.config import GeneratorConfig
 from pdfqa.errors import PdfqaError
-from pdfqa.generation.confidence import Calibration, Signals, question_coverage
+from pdfqa.generation.confidence import Calibration, Signals, corpus_coverage, question_coverage
 from pdfqa.generation.prompt import PromptBuilder, clean_generation, support
 
 log = logging.getLogger("pdfqa.generation")
+# Decoding stops at these. Answers are one line (the QA data's average ~38 characters; LoRA learns
+# to end with EOS): what a base model writes after a line break is a list, the next question or
+# the prompt again, so stopping at the first one saves decode time for nothing lost.
+STOP_STRINGS = ("\n",)
 
 
 class ModelType(enum.StrEnum):
@@ -133,7 +137,7 @@ class HuggingFaceBackend:
                 **enc, max_new_tokens=s.max_new_tokens, do_sample=False, streamer=streamer,
                 repetition_penalty=s.repetition_penalty, output_logits=True,
                 return_dict_in_generate=True, pad_token_id=self.tokenizer.pad_token_id,
-                stop_strings=["\n\n질문:", "\n질문:", "\n\n다음은"], tokenizer=self.tokenizer,
+                stop_strings=list(STOP_STRINGS), tokenizer=self.tokenizer,
                 begin_suppress_tokens=[self.abstain_token],
             )  # fmt: skip
         new = out.sequences[:, enc["input_ids"].shape[1] :]
@@ -220,34 +224,72 @@ class _CharTokenizer:
 
 
 class ExtractiveBackend:
-    """Best-supported sentence(s) from the contexts: question content words covered, then rank."""
+    """The retrieved sentence that answers best, and the next one when it is short.
+
+    Each sentence of the retrieved passages is scored by how much of the question it carries,
+    two ways: the IDF-weighted share of the question's content words it contains (the rare,
+    specific word counts most) plus its cosine to the question under the fine-tuned embedder
+    (paraphrases: "정렬" vs "순서대로"), minus a small penalty per passage rank. The best sentence
+    is then extended with the sentences after it in the same passage while the answer stays within
+    ``max_answer_chars``: an answer often starts in one sentence and ends in the next ("다음과
+    같다. …"). Chosen on the train and val splits; measured on the leave-one-document-out folds
+    (benchmarks/coldstart.py).
+
+    ``likelihood`` (a confidence signal) is the chosen sentence's weighted coverage."""
 
     builder = None
 
-    def __init__(self, settings: GeneratorConfig, min_chars: int = 20):
+    def __init__(self, settings: GeneratorConfig, retriever):
         self.settings = settings
-        self.min_chars = min_chars
+        self.options = settings.extractive
+        self.retriever = retriever
+
+    def answer_batch(self, questions: Sequence[str], hits_per_question: Sequence) -> list[Draft]:
+        from pdfqa.korean import INTERROGATIVES, content_tokens, split_sentences_kiwi
+        from pdfqa.retrieval.index import encode_passages, encode_queries
+
+        candidates = []  # (question index, rank, sentence index, sentences of that passage)
+        for q, hits in enumerate(hits_per_question):
+            for rank, sentences in enumerate(
+                split_sentences_kiwi([h.text for h in hits]) if hits else []
+            ):
+                candidates += [(q, rank, j, sentences) for j in range(len(sentences))]
+        if not candidates:
+            return [Draft("", 0.0, []) for _ in questions]
+        opts = self.options
+        cosine = [0.0] * len(candidates)
+        if opts.dense_weight:
+            queries = encode_queries(self.retriever.model, list(questions))
+            passages = encode_passages(self.retriever.model, [s[j] for _, _, j, s in candidates])
+            cosine = [float(passages[i] @ queries[c[0]]) for i, c in enumerate(candidates)]
+        wanted = []
+        for question in questions:
+            words = [w for w in dict.fromkeys(content_tokens(question)) if w not in INTERROGATIVES]
+            wanted.append({w: self.retriever.bm25.idf(w) for w in words})
+        best: dict[int, tuple[float, float, int, int, list[str]]] = {}
+        for (q, rank, j, sentences), cos in zip(candidates, cosine, strict=True):
+            tokens = set(content_tokens(sentences[j]))
+            total = sum(wanted[q].values())
+            coverage = sum(w for t, w in wanted[q].items() if t in tokens) / total if total else 0.0
+            score = coverage + opts.dense_weight * cos - opts.rank_penalty * rank
+            if q not in best or score > best[q][0]:
+                best[q] = (score, coverage, rank, j, sentences)
+        drafts = []
+        for q in range(len(questions)):
+            if q not in best:
+                drafts.append(Draft("", 0.0, []))
+                continue
+            _, coverage, rank, j, sentences = best[q]
+            text = sentences[j]
+            for following in sentences[j + 1 :]:
+                if len(text) + 1 + len(following) > opts.max_answer_chars:
+                    break
+                text = f"{text} {following}"
+            drafts.append(Draft(text, coverage, [rank]))
+        return drafts
 
     def answer(self, question: str, hits: Sequence) -> Draft:
-        from pdfqa.korean import content_tokens, split_sentences_kiwi
-
-        wanted = set(content_tokens(question))
-        best = (-1.0, 0, 0, "")
-        sentences_per_hit = split_sentences_kiwi([h.text for h in hits]) if hits else []
-        for rank, sentences in enumerate(sentences_per_hit):
-            for j, sentence in enumerate(sentences):
-                tokens = set(content_tokens(sentence))
-                coverage = len(wanted & tokens) / len(wanted) if wanted else 0.0
-                score = coverage - 0.02 * rank  # ties go to the better-ranked passage
-                if score > best[0]:
-                    text = sentence
-                    if len(text) < self.min_chars and j + 1 < len(sentences):
-                        text = f"{text} {sentences[j + 1]}"
-                    best = (score, rank, coverage, text)
-        if best[0] < 0:
-            return Draft("", 0.0, [])
-        _, rank, coverage, text = best
-        return Draft(text, coverage, [rank])
+        return self.answer_batch([question], [hits])[0]
 
 
 class AnswerGenerator:
@@ -285,7 +327,7 @@ class AnswerGenerator:
                 )
             self.backend = OpenAICompatibleBackend(self.settings, model_name, endpoint, api_key)
         else:
-            self.backend = ExtractiveBackend(self.settings)
+            self.backend = ExtractiveBackend(self.settings, retriever)
         self.model_label = label or (
             "extractive" if self.model_type is ModelType.EXTRACTIVE
             else f"{model_name}{' + ' + str(adapter) if adapter else ''}"
@@ -302,10 +344,7 @@ class AnswerGenerator:
         start = time.perf_counter()
         retrieved = [self._retrieve(q, k, mode) for q in questions]
         if isinstance(self.backend, ExtractiveBackend):
-            drafts = [
-                self.backend.answer(q, hits)
-                for q, (hits, _) in zip(questions, retrieved, strict=True)
-            ]
+            drafts = self.backend.answer_batch(questions, [hits for hits, _ in retrieved])
             used = [hits for hits, _ in retrieved]
         else:
             prompts, used = [], []
@@ -360,19 +399,36 @@ class AnswerGenerator:
         yield self._finish(question, result["drafts"][0], used, signals,
                            (time.perf_counter() - start) * 1000)  # fmt: skip
 
+    def retrieval_signals(self, questions: Sequence[str]) -> list[Signals]:
+        """The answer-independent signals (top_score, margin, coverage, corpus_coverage) of each
+        question: what the abstention gate is fitted on, without generating anything."""
+        out = []
+        for question in questions:
+            _, (top, margin, coverage, in_corpus) = self._retrieve(question)
+            out.append(Signals(top, margin, 0.0, coverage, 0.0, in_corpus))
+        return out
+
     def _retrieve(
         self, question: str, k: int | None = None, mode: str = "hybrid"
-    ) -> tuple[list, tuple[float, float]]:
-        hits = self.retriever.search(question, k=k or self.settings.context_chunks, mode=mode)
+    ) -> tuple[list, tuple[float, float, float, float]]:
+        """The ``k`` contexts and the retrieval-side signals. Coverage looks further than the
+        contexts (``confidence.coverage_chunks``): an answerable question's specific word often
+        sits in a passage just below them, an unanswerable one's in none."""
+        k = k or self.settings.context_chunks
+        hits = self.retriever.search(
+            question, k=max(k, self.settings.confidence.coverage_chunks), mode=mode
+        )
         dense = [s for _, s in self.retriever.dense_search(question, 2)]
         top = dense[0] if dense else 0.0
         margin = top - dense[1] if len(dense) > 1 else top
-        return hits, (top, margin)
+        bm25 = self.retriever.bm25
+        coverage = question_coverage(question, [h.text for h in hits], bm25.idf)
+        return hits[:k], (top, margin, coverage, corpus_coverage(question, bm25.has_term, bm25.idf))
 
     def _finish(self, question, draft: Draft, hits, retrieval, latency_ms) -> Answer:
         text = clean_generation(draft.text, question)
         chosen = draft.cited if draft.cited is not None else cite(text, hits)
-        coverage = question_coverage(question, [h.text for h in hits], self.retriever.bm25.idf)
+        top, margin, coverage, in_corpus = retrieval
         answer = Answer(
             text=text,
             citations=list(dict.fromkeys((hits[i].source, hits[i].page_start) for i in chosen)),
@@ -381,9 +437,7 @@ class AnswerGenerator:
             latency_ms=latency_ms,
             model=self.model_label,
             raw_text=text,
-            signals=Signals(
-                retrieval[0], retrieval[1], draft.likelihood, coverage, draft.abstain_prob
-            ),
+            signals=Signals(top, margin, draft.likelihood, coverage, draft.abstain_prob, in_corpus),
         )
         return self.decide(answer)
 
@@ -408,8 +462,8 @@ def load_calibration(path: Path, system: str, settings: GeneratorConfig) -> Cali
     """The calibration eval_generation fitted for ``system``, or the params defaults."""
     if Path(path).exists():
         data = json.loads(Path(path).read_text(encoding="utf-8")).get(system)
-        if data and Calibration(**data).matches_features():
-            return Calibration(**data)
+        if data and Calibration.from_dict(data).matches_features():
+            return Calibration.from_dict(data)
         if data:
             log.warning("%s was fitted on other confidence signals: re-run `dvc repro "
                         "eval_generation`; using generator.confidence defaults", path)  # fmt: skip

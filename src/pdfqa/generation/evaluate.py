@@ -18,7 +18,7 @@ from pdfqa.errors import PdfqaError
 
 if TYPE_CHECKING:
     from pdfqa.config import GeneratorConfig, Params
-    from pdfqa.generation.confidence import Calibration
+    from pdfqa.generation.confidence import Calibration, Gate
 
 log = logging.getLogger("pdfqa.eval_generation")
 TEXT_METRICS = ("bleu", "rouge_l", "token_f1", "span_hit")
@@ -105,10 +105,38 @@ def answer_all(engine, records: list[dict], batch_size: int, desc: str) -> list:
     return answers
 
 
-def calibrate(val: list[dict], raw_answers: list, settings: GeneratorConfig) -> Calibration:
-    """Fit the confidence (target: answerable and correct) and the abstention gate (target:
-    answerable) on val, then choose the gate's threshold there."""
-    from pdfqa.generation.confidence import Calibration, choose_threshold, fit_logistic
+def fit_shared_gate(gate_records: list[dict], retriever, cfg) -> Gate | None:
+    """The abstention gate every system shares: "do the documents answer this question?" is a
+    property of the question and the corpus, not of the generator, so it is fitted once, on
+    retrieval-side signals, over train + val (``generator.confidence.gate_data``; ~3× the
+    unanswerable questions val alone has) — cheap, since nothing is generated."""
+    from pdfqa.generation.confidence import Calibration, fit_gate
+    from pdfqa.generation.engine import engine_for
+
+    cc = cfg.generator.confidence
+    labels = [bool(r["answerable"]) for r in gate_records]
+    if sum(labels) < 2 or len(labels) - sum(labels) < 2:
+        log.warning("the gate needs ≥ 2 answerable and ≥ 2 unanswerable questions: not fitted")
+        return None
+    engine = engine_for("extractive", cfg, retriever, calibration=Calibration(threshold=0.0))
+    signals = engine.retrieval_signals([r["question"] for r in gate_records])
+    gate = fit_gate(signals, labels, features=cc.gate_features, folds=cc.gate_folds,
+                    resamples=cc.gate_resamples, false_abstention_cost=cc.gate_false_abstention_cost,
+                    seed=cfg.seed)  # fmt: skip
+    log.info("abstention gate on %d questions (%d unanswerable): threshold %.3f [%.3f, %.3f], L2 %g",
+             gate.n, gate.n_unanswerable, gate.threshold, *gate.threshold_ci, gate.l2)  # fmt: skip
+    return gate
+
+
+def gate_records(train: list[dict], val: list[dict], cfg) -> list[dict]:
+    return val if cfg.generator.confidence.gate_data == "val" else train + val
+
+
+def calibrate(val: list[dict], raw_answers: list, settings: GeneratorConfig,
+              gate: Gate | None) -> Calibration:  # fmt: skip
+    """Fit the confidence shown with an answer (target: answerable and correct) on val and
+    attach the shared abstention gate (``fit_shared_gate``)."""
+    from pdfqa.generation.confidence import Calibration, fit_logistic
 
     rows = score(val, raw_answers)
     signals = [a.signals for a in raw_answers]
@@ -116,15 +144,10 @@ def calibrate(val: list[dict], raw_answers: list, settings: GeneratorConfig) -> 
     correct = [int(r["answerable"] and r["correct"]) for r in rows]
     if 0 < sum(correct) < len(correct):  # else nothing to separate: keep the blend
         calibration.weights, calibration.means, calibration.scales = fit_logistic(signals, correct)
-    answerable = [int(r["answerable"]) for r in rows]
-    if 0 < sum(answerable) < len(answerable):
-        fitted = fit_logistic(signals, answerable)
-        calibration.gate_weights, calibration.gate_means, calibration.gate_scales = fitted
-    calibration.threshold = choose_threshold(
-        [calibration.answerable(s) for s in signals], [r["answerable"] for r in rows],
-        [r["correct"] for r in rows], [a.abstained for a in raw_answers],
-        settings.confidence.max_answerable_drop,
-    )  # fmt: skip
+    if gate is not None:
+        calibration.gate_weights, calibration.gate_means = list(gate.weights), list(gate.means)
+        calibration.gate_scales, calibration.threshold = list(gate.scales), gate.threshold
+        calibration.threshold_ci = list(gate.threshold_ci)
     return calibration
 
 
@@ -158,10 +181,11 @@ def per_question_row(system: str, row: dict, record: dict, answer) -> dict:
 
 
 def evaluate_generation(
-    val: list[dict], test: list[dict], retriever, cfg: Params
+    val: list[dict], test: list[dict], retriever, cfg: Params, train: list[dict] | None = None
 ) -> GenerationEvaluation:
-    """Answer val and test with every system in ``eval_generation.systems``, fit calibrations on
-    val, score test; LoRA − base gets paired-bootstrap CIs."""
+    """Answer val and test with every system in ``eval_generation.systems``, fit the shared
+    abstention gate on train + val and each system's confidence on val, score test; LoRA − base
+    gets paired-bootstrap CIs."""
     from pdfqa.generation.confidence import Calibration, reliability_table
     from pdfqa.generation.engine import engine_for
     from pdfqa.generation.report import render_report
@@ -169,12 +193,13 @@ def evaluate_generation(
 
     gc, ec = cfg.generator, cfg.eval_generation
     results, calibrations, per_question, samples, val_results = {}, {}, {}, {}, {}
+    gate = fit_shared_gate(gate_records(train or [], val, cfg), retriever, cfg)
     for system in ec.systems:
         engine = engine_for(system, cfg, retriever, calibration=Calibration(threshold=0.0))
         raw_val = answer_all(engine, val, gc.batch_size, f"{system} val")
         raw_test = answer_all(engine, test, gc.batch_size, f"{system} test")
         latencies = [engine.answer(r["question"]).latency_ms for r in test[: ec.latency_samples]]
-        calibration = calibrate(val, raw_val, gc)
+        calibration = calibrate(val, raw_val, gc, gate)
         engine.calibration = calibration
         val_results[system] = val_summary(val, [engine.decide(a) for a in raw_val], ec.weights,
                                           latencies)  # fmt: skip
@@ -216,6 +241,11 @@ def evaluate_generation(
         "systems": {s: results[s] for s in ec.systems}, "deltas": deltas, "val": val_results,
         "reliability": {s: results[s + "_reliability"] for s in ec.systems},
         "n_test": len(test), "n_unanswerable": sum(not r["answerable"] for r in test),
+        "gate": None if gate is None else {
+            "threshold": round(gate.threshold, 4), "threshold_ci95": [round(x, 4) for x in gate.threshold_ci],
+            "l2": gate.l2, "n": gate.n, "n_unanswerable": gate.n_unanswerable,
+            "features": list(cfg.generator.confidence.gate_features),
+            "data": cfg.generator.confidence.gate_data},
         "bleu_tokenize": "char", "text_tokenize": "kiwi morphemes",
     }  # fmt: skip
     rows = [per_question_row(s, row, record, answer) for s in ec.systems

@@ -102,7 +102,7 @@ def fold_embedder(fold: Fold, chunks: list[dict], cfg, cache_dir: Path) -> tuple
         base_dir=cfg.paths.base_models, checkpoints=cache_dir / ".checkpoints" / key,
         run_name=f"coldstart-{Path(fold.doc).stem}",
     )  # fmt: skip
-    staging = target.with_name(key + ".tmp")
+    staging = cache_dir / ".staging" / key
     shutil.rmtree(staging, ignore_errors=True)
     trained.save(staging, key)
     shutil.rmtree(target.parent, ignore_errors=True)  # older keys of this fold
@@ -164,15 +164,17 @@ def answer_summary(rows: list[dict]) -> dict:
     }  # fmt: skip
 
 
-def fitted_engine(retriever, val: list[dict], cfg):
-    """The served (extractive) engine with its gate fitted on ``val``, as eval_generation does."""
+def fitted_engine(retriever, fold: Fold, cfg):
+    """The served (extractive) engine, its gate and confidence fitted on the other documents'
+    questions exactly as eval_generation fits them."""
     from pdfqa.generation.confidence import Calibration
     from pdfqa.generation.engine import engine_for
-    from pdfqa.generation.evaluate import calibrate
+    from pdfqa.generation.evaluate import calibrate, fit_shared_gate, gate_records
 
+    gate = fit_shared_gate(gate_records(fold.train, fold.val, cfg), retriever, cfg)
     engine = engine_for("extractive", cfg, retriever, calibration=Calibration(threshold=0.0))
-    raw = engine.answer_batch([r["question"] for r in val])
-    engine.calibration = calibrate(val, raw, cfg.generator)
+    raw = engine.answer_batch([r["question"] for r in fold.val])
+    engine.calibration = calibrate(fold.val, raw, cfg.generator, gate)
     return engine
 
 
@@ -192,17 +194,18 @@ def evaluate_fold(fold: Fold, chunks: list[dict], cfg, model_dir: Path, base_mod
                      **{m: row[m] for m in RETRIEVAL_METRICS}}
                     for row in retrieval.per_question]  # fmt: skip
 
-    engine = fitted_engine(retriever, fold.val, cfg)
+    engine = fitted_engine(retriever, fold, cfg)
     rows = answer_rows(engine, fold.test + fold.unanswerable)
     per_question += [{"fold": fold.doc, "kind": "answer", **row} for row in rows]
     answers = answer_summary(rows)
     answers["threshold"] = round(engine.calibration.threshold, 4)
+    answers["threshold_ci95"] = [round(x, 4) for x in engine.calibration.threshold_ci]
 
     # gate stability: the same embedder, the corpus without D vs with D
     others = [r for r in fold.others_test]
     without = Retriever.build([c for c in chunks if c["source"] != fold.doc], model,
                               str(model_dir), settings, progress=False)  # fmt: skip
-    before = answer_summary(answer_rows(fitted_engine(without, fold.val, cfg), others))
+    before = answer_summary(answer_rows(fitted_engine(without, fold, cfg), others))
     after = answer_summary(answer_rows(engine, others))
     stability = {
         "n_other_test": len(others),

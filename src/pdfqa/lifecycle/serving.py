@@ -35,9 +35,18 @@ class Bundle:
         return f"workspace {self.path}"
 
     def settings(self) -> GeneratorConfig:
-        from pdfqa.config import GeneratorConfig
+        """The generator settings the bundle was built with. A bundle from an older pdfqa may
+        carry keys this version dropped (e.g. ``confidence.max_answerable_drop``): they no longer
+        mean anything, so they are ignored rather than making a promoted model unservable."""
+        from pdfqa.config import ConfidenceConfig, GeneratorConfig
 
-        return GeneratorConfig.model_validate(self.manifest["generator"])
+        data = {
+            k: v for k, v in self.manifest["generator"].items() if k in GeneratorConfig.model_fields
+        }
+        if isinstance(data.get("confidence"), dict):
+            data["confidence"] = {k: v for k, v in data["confidence"].items()
+                                  if k in ConfidenceConfig.model_fields}  # fmt: skip
+        return GeneratorConfig.model_validate(data)
 
     def retriever(self):
         from pdfqa.models import load_sentence_transformer

@@ -52,6 +52,15 @@ def build_qa_sets(human: list[HumanQA], chunks: list[dict], qa: QAConfig, seed: 
     else:
         page_split = document_splits(page_counts, seed, qa.fractions)
 
+    asked = {r.source for r in human if r.source}
+    for source in sorted(set(page_split) - asked):
+        # a PDF nobody wrote questions for has nothing to evaluate on: every page may give
+        # synthetic training pairs (the cold start: benchmarks/coldstart.py)
+        log.info(
+            "%s has no human questions: all its pages are train pages (synthetic pairs)", source
+        )
+        page_split[source] = {page: "train" for page in page_split[source]}
+
     by_split: dict[str, list[dict]] = {s: [] for s in SPLITS}
     split_of = assign_splits(human, page_split, seed, qa.fractions)
     kept_out = []
