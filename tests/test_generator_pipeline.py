@@ -115,8 +115,11 @@ def test_eval_generation_compares_three_systems(evaluated):
     assert set(calibration) == {"base", "lora", "extractive"} and all(
         "threshold" in c for c in calibration.values()
     )
-    # the extractive engine's confidence is fitted on all five signals (bias + 5 weights)
-    assert len(calibration["extractive"]["weights"]) == 6
+    # the extractive engine's confidence is fitted on every signal (bias + one weight each)
+    from pdfqa.generation.confidence import FEATURES
+
+    assert len(calibration["extractive"]["weights"]) == len(FEATURES) + 1 == 7
+    assert calibration["extractive"]["features"] == list(FEATURES)
     # one abstention gate for every system, fitted on train + val with a bootstrap CI
     gate = metrics["gate"]
     assert gate["data"] == "train+val" and gate["n"] > 100 and gate["n_unanswerable"] >= 20
