@@ -40,6 +40,7 @@ def build_app_params(sample_run, tmp: Path):
         "generation_metrics": metrics / "generation.json", "retrieval_metrics": metrics / "retrieval.json",
         "bundle_summary": metrics / "bundle.json", "base_models": cache_dir(), "app_dir": tmp / "app",
         "feedback": tmp / "feedback" / "feedback.jsonl", "feedback_reviews": tmp / "feedback" / "reviews.jsonl",
+        "uploads": tmp / "feedback" / "uploads.jsonl",
         "registry_cache": tmp / "registry"})  # fmt: skip
     cfg = sample_run.model_copy(update={
         "paths": paths,

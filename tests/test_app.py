@@ -90,6 +90,10 @@ def test_upload_good_pdf_becomes_searchable_bad_ones_get_reasons(client, server,
     assert any(e["source"] == "jamo-part.pdf" for e in hits), hits
     again, _ = client.predict(handle_file(str(good)), api_name="/upload")
     assert "이미 있는 문서" in again
+    # recorded for `pdfqa watch` / the next PR's retrain: one line per accepted upload
+    records = [json.loads(line) for line in service.cfg.paths.uploads.read_text().splitlines()]
+    assert [r["path"].rsplit("/", 1)[-1] for r in records] == ["jamo-part.pdf"]
+    assert records[0]["pages"] == 3 and records[0]["doc_id"] and records[0]["chunks"] > 0
 
     bad = {"scan-of-nothing.pdf": b"<html>404</html>",
            "locked.pdf": encrypted_pdf(SAMPLE_PDFS / "cjk-ko-doc.pdf"),
@@ -138,6 +142,14 @@ def test_feedback_is_appended_and_monitored(client, server):
     summary = client.predict(api_name="/monitor")
     assert summary["requests"] >= 3 and summary["thumbs_down"] >= 1
     assert summary["drift_p_value"] is not None  # ≥ 5 requests against the test split's scores
+    assert summary["alerts"] == []  # params' thresholds: 20 requests before any verdict
+    strict = service.cfg.alerts.model_copy(update={"min_requests": 1, "min_ratings": 1,
+                                                   "max_thumbs_down_rate": 0.0})  # fmt: skip
+    service.alerter.rules = strict
+    alerts = client.predict(api_name="/monitor")["alerts"]
+    down = [a for a in alerts if a["rule"] == "thumbs_down_rate"]
+    assert down and "👎 비율" in down[0]["message"], alerts
+    service.alerter.rules = service.cfg.alerts
 
 
 def test_auth_on_refuses_anonymous_clients(app_cfg):

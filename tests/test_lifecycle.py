@@ -262,10 +262,13 @@ def test_the_promote_workflow_commands(project, tmp_path):
         out = _run("git", "ls-remote", "--tags", "origin", cwd=repo)
         return sorted(line.split("refs/tags/")[1] for line in out.splitlines() if "^{}" not in line)
 
-    result = CliRunner().invoke(app, ["promote", "--fresh-ab", "--push-tags", "--hold-ok", *cli])
+    outputs = tmp_path / "github-output"
+    result = CliRunner().invoke(app, ["promote", "--fresh-ab", "--push-tags", "--hold-ok",
+                                      "--outputs", str(outputs), *cli])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "prod → v0.0.1 (tags pushed to origin)" in summary.read_text()
     assert origin_tags() == ["qa-bundle#prod#1", "qa-bundle@v0.0.1"]
+    assert outputs.read_text() == "promoted=true\nversion=v0.0.1\ntag=qa-bundle#prod#1\n"
 
     # merged: a worse bundle whose committed ab.json still says "first promotion, promote"
     _write_eval(repo, correct_extractive=5)
@@ -275,9 +278,11 @@ def test_the_promote_workflow_commands(project, tmp_path):
     assert result.exit_code == 1 and "re-run `dvc repro ab_test`" in result.output
     result = CliRunner().invoke(app, ["promote", "--fresh-ab", "--push-tags", *cli])
     assert result.exit_code == 1 and "verdict is 'hold'" in result.output
-    result = CliRunner().invoke(app, ["promote", "--fresh-ab", "--push-tags", "--hold-ok", *cli])
+    result = CliRunner().invoke(app, ["promote", "--fresh-ab", "--push-tags", "--hold-ok",
+                                      "--outputs", str(outputs), *cli])  # fmt: skip
     assert result.exit_code == 0, result.output
     assert "not promoted: the A/B verdict is 'hold'" in summary.read_text()
+    assert outputs.read_text().endswith("promoted=false\nversion=\ntag=\n")  # no deploy
     assert origin_tags() == ["qa-bundle#prod#1", "qa-bundle@v0.0.1"]
     assert _tags(repo) == origin_tags()
 

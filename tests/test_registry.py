@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from registry_repo import init_registry_repo
 
 from pdfqa.errors import PdfqaError
 from pdfqa.lifecycle import registry
@@ -43,15 +44,7 @@ def _commit_bundle(repo: Path, text: str, push: bool = True) -> None:
 
 @pytest.fixture
 def repo(tmp_path, git_env) -> Path:
-    repo = tmp_path / "repo"
-    repo.mkdir()
-    _run("git", "init", "-q", cwd=repo)
-    _run(DVC, "init", "-q", cwd=repo)
-    _run(DVC, "config", "core.analytics", "false", cwd=repo)
-    _run(DVC, "remote", "add", "-d", "store", str(tmp_path / "remote"), cwd=repo)
-    (repo / "dvc.yaml").write_text(
-        f"artifacts:\n  {NAME}:\n    path: models/bundle\n    type: model\n"
-    )
+    repo = init_registry_repo(tmp_path / "repo", tmp_path / "remote")
     return repo
 
 

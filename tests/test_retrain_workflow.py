@@ -16,12 +16,9 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 import subprocess
-import tempfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
@@ -30,17 +27,16 @@ from conftest import ROOT
 from toy_pipeline import (
     commit_all,
     env_for,
-    link_venv,
     make_origin,
     reproduced_clone,
     run,
     set_param,
 )
+from workflow_runner import Runner
 
 pytestmark = [pytest.mark.integration, pytest.mark.slow]
 WORKFLOW = yaml.safe_load((ROOT / ".github" / "workflows" / "retrain.yml").read_text())
 GITHUB_FIXTURES = ROOT / "tests" / "fixtures" / "github"
-EXPRESSION = re.compile(r"\$\{\{\s*(.*?)\s*\}\}")
 REPO_NAME, PR = "acme/manuals", 7
 
 
@@ -123,76 +119,6 @@ class FakeGitHub:
         self.server.shutdown()
 
 
-class Runner:
-    """Runs one job of the workflow the way a GitHub runner would, for the steps that matter."""
-
-    def __init__(self, origin: Path, tmp: Path, env: dict, context: dict) -> None:
-        self.origin, self.tmp, self.env, self.context = origin, tmp, env, context
-        self.artifacts = tmp / "artifacts"
-        self.log: list[str] = []
-        self.failed: list[str] = []  # steps that exited non-zero, in this runner's jobs
-
-    def evaluate(self, value) -> str:
-        if isinstance(value, bool):  # YAML true/false, as the runner passes them to actions
-            return str(value).lower()
-
-        def sub(match: re.Match) -> str:
-            key = match.group(1)
-            assert key in self.context, f"the workflow uses ${{{{ {key} }}}}, unknown to this test"
-            return str(self.context[key])
-
-        return EXPRESSION.sub(sub, str(value))
-
-    def _checkout(self, workdir: Path, with_: dict) -> None:
-        assert with_.get("persist-credentials") == "false"
-        run(["git", "clone", "-q", str(self.origin), str(workdir)], self.tmp, self.env)
-        run(["git", "checkout", "-q", with_["ref"]], workdir, self.env)
-        link_venv(workdir)
-
-    def job(self, name: str, runner_env: dict) -> Path:
-        job = WORKFLOW["jobs"][name]
-        workdir = Path(tempfile.mkdtemp(prefix=f"runner-{name}-", dir=self.tmp)) / "work"
-        job_env = {k: self.evaluate(v) for k, v in (job.get("env") or {}).items()}
-        failed = False
-        for step in job["steps"]:
-            condition = str(step.get("if", ""))
-            if failed and "!cancelled()" not in condition and "always()" not in condition:
-                self.log.append(f"{name}: skipped {step.get('run', step.get('uses'))}")
-                continue
-            if "uses" in step:
-                action = step["uses"].split("@")[0]
-                with_ = {k: self.evaluate(v) for k, v in (step.get("with") or {}).items()}
-                if action == "actions/checkout":
-                    self._checkout(workdir, with_)
-                elif action == "actions/upload-artifact":
-                    source = workdir / with_["path"]
-                    assert any(source.iterdir()), "upload-artifact: nothing to upload"
-                    shutil.rmtree(self.artifacts / with_["name"], ignore_errors=True)
-                    shutil.copytree(source, self.artifacts / with_["name"])
-                elif action == "actions/download-artifact":
-                    shutil.copytree(self.artifacts / with_["name"], workdir / with_["path"])
-                elif action != "actions/setup-python":  # the venv is already on PATH
-                    raise AssertionError(f"no emulation for {action}")
-                self.log.append(f"{name}: uses {action}")
-                continue
-            script = step["run"]
-            assert "${{" not in script, f"expression inside run: {script}"
-            step_env = {k: self.evaluate(v) for k, v in (step.get("env") or {}).items()}
-            proc = subprocess.run(["bash", "--noprofile", "--norc", "-eo", "pipefail", "-c", script],
-                                  cwd=workdir, env={**self.env, **runner_env, **job_env, **step_env},
-                                  capture_output=True, text=True, timeout=900)  # fmt: skip
-            if "id" in step:
-                outcome = "success" if proc.returncode == 0 else "failure"
-                self.context[f"steps.{step['id']}.outcome"] = outcome
-            if proc.returncode != 0:
-                failed = True
-                self.failed.append(
-                    f"{name}: {script}\n{proc.stdout[-2000:]}\n{proc.stderr[-2000:]}"
-                )
-            self.log.append(f"{name}: {script}")
-        return workdir
-
-
 @pytest.fixture
 def github():
     fake = FakeGitHub()
@@ -231,7 +157,7 @@ def test_retrain_workflow_steps_end_to_end(tmp_path, small_pdf_bytes, github):
 
     runner_env = {"GITHUB_API_URL": github.url, "GITHUB_REPOSITORY": REPO_NAME,
                   "GITHUB_SERVER_URL": "https://github.com", "GITHUB_RUN_ID": "1001"}  # fmt: skip
-    runner = Runner(origin, tmp_path, env, _context(base, head1))
+    runner = Runner(WORKFLOW, origin, tmp_path, env, _context(base, head1))
     runner.job("retrain", runner_env)
     assert not runner.failed, runner.failed
     steps = [line.split(": ", 1)[1] for line in runner.log]
@@ -265,7 +191,7 @@ def test_retrain_workflow_steps_end_to_end(tmp_path, small_pdf_bytes, github):
     run(["make", "repro"], author, env)
     head2 = commit_all(author, env, "toy: 3-word questions, results committed")
     run(["git", "push", "-q", "origin", "short-questions"], author, env)
-    runner = Runner(origin, tmp_path, env, _context(base, head2))
+    runner = Runner(WORKFLOW, origin, tmp_path, env, _context(base, head2))
     runner.job("retrain", {**runner_env, "GITHUB_RUN_ID": "1002"})
     runner.job("comment", runner_env)
     assert not runner.failed, runner.failed
@@ -283,7 +209,7 @@ def test_retrain_workflow_steps_end_to_end(tmp_path, small_pdf_bytes, github):
     head3 = commit_all(author, env, "toy: no question words (breaks the evaluate stage)")
     run(["git", "push", "-q", "origin", "short-questions"], author, env)
     remote_before = sorted((tmp_path / "dvc-remote").rglob("*"))
-    broken = Runner(origin, tmp_path, env, _context(base, head3))
+    broken = Runner(WORKFLOW, origin, tmp_path, env, _context(base, head3))
     broken.job("retrain", {**runner_env, "GITHUB_RUN_ID": "1003"})
     assert len(broken.failed) == 1 and "make repro" in broken.failed[0]
     assert "query_words must be at least 1" in broken.failed[0]

@@ -25,7 +25,7 @@ def _on(workflow: dict) -> dict:
 
 
 def test_the_workflows_exist():
-    assert {p.name for p in WORKFLOWS} >= {"ci.yml", "retrain.yml", "promote.yml"}
+    assert {p.name for p in WORKFLOWS} >= {"ci.yml", "retrain.yml", "promote.yml", "deploy.yml"}
 
 
 @pytest.mark.parametrize("workflow", WORKFLOWS, ids=lambda p: p.name)
@@ -52,6 +52,10 @@ def test_jobs_have_timeouts_pinned_actions_and_no_expressions_in_run(workflow):
     spec = yaml.safe_load(workflow.read_text())
     assert spec["permissions"] == {"contents": "read"}
     for name, job in spec["jobs"].items():
+        if "uses" in job:  # a call of a reusable workflow of this repository: its jobs have these
+            assert job["uses"].startswith("./.github/workflows/"), job["uses"]
+            assert "secrets" not in job or job["secrets"] != "inherit", f"{name}: secrets: inherit"
+            continue
         assert isinstance(job.get("timeout-minutes"), int), f"{name}: no timeout-minutes"
         for step in job["steps"]:
             if "uses" in step:
@@ -98,9 +102,32 @@ def test_promote_runs_on_main_and_rolls_back_by_dispatch():
     assert any("pdfqa promote --fresh-ab --push-tags --hold-ok" in r for r in runs)
     assert any('pdfqa promote --version "$VERSION"' in r for r in runs)
     assert not any("dvc repro" in r for r in runs), "promotion never retrains"
+    assert all('--outputs "$GITHUB_OUTPUT"' in r for r in runs if "pdfqa promote" in r)
+    # its tag pushes (GITHUB_TOKEN) trigger no workflow, so it calls the deploy workflow itself
+    deploy = spec["jobs"]["deploy"]
+    assert deploy["uses"] == "./.github/workflows/deploy.yml" and deploy["needs"] == "promote"
+    assert deploy["if"] == "needs.promote.outputs.promoted == 'true'"
+    assert deploy["with"]["tag"] == "${{ needs.promote.outputs.tag }}"
 
 
 def test_ci_runs_make_test():
     assert "make test" in (ROOT / ".github" / "workflows" / "ci.yml").read_text()
     ci_run = (ROOT / ".ci" / "run").read_text()
     assert "make test" in ci_run
+
+
+def test_deploy_runs_on_stage_tags_from_the_default_branch():
+    spec = _load("deploy.yml")
+    on = _on(spec)
+    assert (
+        on["push"] == {"tags": ["qa-bundle#*"]} and on["workflow_call"]["inputs"]["tag"]["required"]
+    )
+    assert spec["concurrency"] == {"group": "deploy", "cancel-in-progress": False}
+    job = spec["jobs"]["deploy"]
+    assert job["environment"] == "production" and "permissions" not in job
+    checkout = job["steps"][0]
+    assert checkout["with"]["ref"] == "${{ github.event.repository.default_branch }}"
+    assert checkout["with"]["fetch-depth"] == 0 and checkout["with"]["persist-credentials"] is False
+    runs = [s["run"] for s in job["steps"] if "run" in s]
+    assert runs[-1].startswith('.venv/bin/pdfqa deploy --tag "$TAG"')
+    assert job["env"]["TAG"] == "${{ inputs.tag || github.ref_name }}"

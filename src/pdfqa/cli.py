@@ -243,6 +243,13 @@ def promote(
     hold_ok: Annotated[
         bool, typer.Option(help="exit 0 when the A/B verdict is hold (a decision, not an error)")
     ] = False,
+    outputs: Annotated[
+        Path | None,
+        typer.Option(
+            help="append promoted=true|false, version= and tag= lines here "
+            "($GITHUB_OUTPUT: the deploy job runs only after a promotion)"
+        ),
+    ] = None,
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
     """Promote this commit's bundle to prod (gto register + gto assign), or roll back.
@@ -266,27 +273,101 @@ def promote(
             with summary.open("a", encoding="utf-8") as fh:
                 fh.write(f"### pdfqa promote\n\n{line}\n\n")
 
+    def output(promoted: bool, version: str = "", tag: str = "") -> None:
+        if outputs:
+            with outputs.open("a", encoding="utf-8") as fh:
+                fh.write(f"promoted={str(promoted).lower()}\nversion={version}\ntag={tag}\n")
+
     try:
         cfg = load_params(params)
-        before = lifecycle.tags(".") if push_tags else set()
+        before = lifecycle.tags(".")
         if version:
             done = lifecycle.rollback(cfg, version)
             line = f"{cfg.promotion.stage} → {done} (rollback)"
         else:
             done = lifecycle.promote(cfg, force_reason=force, local=local, fresh_ab=fresh_ab)
             line = f"{cfg.promotion.stage} → {done}"
+        new = lifecycle.tags(".") - before
         if push_tags:
-            lifecycle.push_tags(".", lifecycle.tags(".") - before)
+            lifecycle.push_tags(".", new)
             line += " (tags pushed to origin)"
         elif not version:
             line += "; share it with `git push --tags`"
         report(line)
+        output(True, done, next((t for t in sorted(new) if "#" in t), ""))
     except lifecycle.HeldByAB as exc:
         report(f"not promoted: {exc}")
+        output(False)
         raise typer.Exit(0 if hold_ok else 1) from None
     except PdfqaError as exc:
         report(f"error: {exc}")
         raise typer.Exit(1) from None
+
+
+@app.command()
+def deploy(
+    stage: Annotated[
+        str | None, typer.Option(help="the stage to deploy (default deploy.stage: prod)")
+    ] = None,
+    tag: Annotated[
+        str | None,
+        typer.Option(
+            help="the pushed GTO tag that triggered this, e.g. qa-bundle#prod#3 "
+            "(its stage is deployed; the deploy workflow passes $GITHUB_REF_NAME)"
+        ),
+    ] = None,
+    hook: Annotated[
+        str | None,
+        typer.Option(
+            help="shell command to run after the fetch (default deploy.hook, or "
+            "$PDFQA_DEPLOY_HOOK)",
+            show_default=False,
+        ),
+    ] = None,
+    summary: Annotated[
+        Path | None, typer.Option(help="append the outcome as markdown (e.g. $GITHUB_STEP_SUMMARY)")
+    ] = None,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Deploy the bundle a registry stage points at now (the deploy workflow runs this).
+
+    Fetches it (DVC, cached by version), writes the stage's pointer file and runs the deploy
+    hook with PDFQA_VERSION, PDFQA_REV, PDFQA_STAGE and PDFQA_BUNDLE set (e.g. `systemctl
+    restart pdfqa`, or an rsync to other hosts).
+
+    The deploy workflow runs this when a `qa-bundle#prod#N` tag is pushed (a promotion or a
+    rollback). Running `pdfqa serve` apps need no hook: they poll the registry every
+    serve.reload_s and hot-swap to the new version without a restart."""
+    import os
+
+    from pdfqa.config import load_params
+    from pdfqa.errors import PdfqaError
+    from pdfqa.lifecycle import deploy as lifecycle
+    from pdfqa.logs import setup
+
+    setup()
+    try:
+        cfg = load_params(params)
+        if tag:
+            tagged = lifecycle.stage_of_tag(tag)
+            if stage and stage != tagged:
+                raise PdfqaError(f"--stage {stage} but the tag {tag} moved {tagged}")
+            stage = tagged
+        hook = hook if hook is not None else os.environ.get("PDFQA_DEPLOY_HOOK") or None
+        done = lifecycle.deploy(cfg, Path("."), stage=stage, hook=hook)
+    except PdfqaError as exc:
+        if summary:
+            with summary.open("a", encoding="utf-8") as fh:
+                fh.write(f"### pdfqa deploy\n\nerror: {exc}\n\n")
+        _fail(exc)
+    line = (f"{done.stage} → {done.version} ({done.rev[:8]}) at {done.bundle}"
+            + (f"; hook ran: {done.hook}" if done.hook.strip() else "; no hook (apps hot-swap)"))  # fmt: skip
+    typer.echo(line)
+    if done.hook_output:
+        typer.echo(done.hook_output)
+    if summary:
+        with summary.open("a", encoding="utf-8") as fh:
+            fh.write(f"### pdfqa deploy\n\n{line}\n\n")
 
 
 @app.command()
@@ -467,6 +548,8 @@ def serve(
         typer.echo("warning: listening beyond this machine without --auth", err=True)
     b = service.bundle
     what = f"{b.label} · {b.system}" if b else "no bundle (run `make repro`)"
+    if service.follow and cfg.serve.reload_s > 0:
+        what += f" · follows {service.follow} (hot swap, polled every {cfg.serve.reload_s:g} s)"
     typer.echo(f"pdfqa serve: {what} → http://{kwargs['server_name']}:{kwargs['server_port']}"
                f"{kwargs['root_path']}  (log: {cfg.paths.app_dir / 'pdfqa.log'})")  # fmt: skip
     demo.launch(**kwargs)
@@ -476,10 +559,14 @@ def serve(
 def monitor(
     since: Annotated[str, typer.Option(help="window: 30m, 6h, 1d, 7d")] = "1d",
     as_json: Annotated[bool, typer.Option("--json", help="print the summary as JSON")] = False,
+    check: Annotated[
+        bool, typer.Option(help="exit 3 when an alert rule fires (for cron / a health check)")
+    ] = False,
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
     """What the app's Monitoring tab shows, from its SQLite log: requests, latency p50/p95,
-    abstention and 👍/👎 rates, and drift of the top-1 retrieval score (KS test)."""
+    abstention and 👍/👎 rates, and drift of the top-1 retrieval score (KS test), with a
+    warning for each alert rule in params (alerts:) the window breaks."""
     import json
 
     from pdfqa.config import load_params
@@ -487,6 +574,7 @@ def monitor(
 
     try:
         cfg = load_params(params)
+        from pdfqa.app.alerts import evaluate
         from pdfqa.app.monitor import Monitor, parse_since
 
         window = parse_since(since)
@@ -494,14 +582,66 @@ def monitor(
         if not db.exists():
             raise PdfqaError(f"no monitoring data yet ({db}): start the app with `pdfqa serve`")
         summary = Monitor(db).summary(window)
+        alerts = evaluate(summary, cfg.alerts)
     except (PdfqaError, ValueError) as exc:
         _fail(exc)
     if as_json:
-        typer.echo(json.dumps(summary.__dict__, ensure_ascii=False, indent=2))
-        return
-    typer.echo(f"last {since}:")
-    for line in summary.lines(cfg.serve.lang):
-        typer.echo(f"  {line}")
+        payload = {**summary.__dict__, "alerts": [a.__dict__ for a in alerts]}
+        typer.echo(json.dumps(payload, ensure_ascii=False, indent=2))
+    else:
+        typer.echo(f"last {since}:")
+        for line in summary.lines(cfg.serve.lang):
+            typer.echo(f"  {line}")
+        for alert in alerts:
+            typer.echo(alert.message(cfg.serve.lang))
+    if check and alerts:
+        raise typer.Exit(3)
+
+
+@app.command()
+def watch(
+    once: Annotated[
+        bool, typer.Option(help="reproduce once if anything is stale, then exit (for cron)")
+    ] = False,
+    dry_run: Annotated[
+        bool, typer.Option(help="print what would be reproduced (dvc status); run nothing")
+    ] = False,
+    debounce: Annotated[
+        float | None, typer.Option(help="seconds of quiet before a run (default watch.debounce_s)")
+    ] = None,
+    verbose: Annotated[bool, typer.Option(help="show dvc repro's own output")] = False,
+    params: ParamsOption = Path("params.yaml"),
+) -> None:
+    """Run `dvc repro` by itself whenever the pipeline's inputs change.
+
+    Inputs: PDFs in data/pdfs (also those uploaded in the app), human.jsonl, accepted feedback,
+    params.yaml, dvc.yaml, the code.
+
+    Which files count comes from dvc.yaml (every stage's deps and params, minus every output),
+    so the pipeline's own writes never trigger a run. Waits for watch.debounce_s seconds of
+    quiet, runs one `dvc repro` at a time, and folds changes made during a run into one
+    follow-up run. A failed run is logged with DVC's error and watching goes on; when another
+    DVC process holds the repository lock it waits and retries. Ctrl-C interrupts a run in
+    progress cleanly (DVC records nothing for an unfinished stage). One line per event and per
+    run here, and as JSON in paths.watch_log (logs/watch.jsonl)."""
+    from pdfqa.config import load_params
+    from pdfqa.errors import PdfqaError
+    from pdfqa.lifecycle.watch import Watcher, interrupt_on_sigterm
+    from pdfqa.logs import setup
+
+    setup()
+    if not Path("dvc.yaml").exists():
+        _fail(PdfqaError("no dvc.yaml here: run pdfqa watch from the repository root"))
+    try:
+        cfg = load_params(params)
+        watcher = Watcher(cfg, Path("."), dry_run=dry_run, verbose=verbose, debounce_s=debounce,
+                          echo=typer.echo)  # fmt: skip
+        if once:
+            raise typer.Exit(watcher.once())
+        interrupt_on_sigterm()
+        raise typer.Exit(watcher.loop())
+    except PdfqaError as exc:
+        _fail(exc)
 
 
 feedback_app = typer.Typer(help="Review the app's feedback before it becomes training data.",

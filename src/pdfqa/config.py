@@ -60,6 +60,8 @@ class Paths(_Strict):
     app_dir: Path = Path(
         "logs/app"
     )  # the app's monitoring database, page images, uploads in flight
+    uploads: Path = Path("data/feedback/uploads.jsonl")  # PDFs users uploaded in the app
+    watch_log: Path = Path("logs/watch.jsonl")  # `pdfqa watch`: one JSON line per event and run
 
     def qa_split(self, split: str) -> Path:
         return self.qa_dir / f"{split}.jsonl"
@@ -442,6 +444,61 @@ class ServeConfig(_Strict):
     examples: int = Field(4, ge=0, le=10, description="example questions shown, from the corpus")
     monitor_every_s: float = Field(10, gt=0, description="monitoring plots refresh interval")
     ab_seed: int = Field(0, description="salt of the stable session → arm hash of --ab")
+    reload_s: float = Field(
+        30,
+        ge=0,
+        description="poll the registry this often; a new version at the served stage "
+        "is loaded beside the old one and swapped in (0: never)",
+    )
+    reload_fetch: bool = Field(
+        True,
+        description="`git fetch --tags` from origin before each poll (a server's clone "
+        "learns of promotions made elsewhere)",
+    )
+
+
+class AlertConfig(_Strict):
+    """Thresholds on the app's live metrics: crossing one shows a warning in the Monitoring tab
+    and in ``pdfqa monitor``, and posts to ``webhook_url`` once (again when it clears)."""
+
+    window: str = Field("1h", description="the metrics are computed over this window (30m, 6h…)")
+    min_requests: int = Field(20, ge=1, description="fewer requests in the window: no verdict")
+    max_abstention_rate: float = Field(0.5, ge=0, le=1)
+    max_thumbs_down_rate: float = Field(0.3, ge=0, le=1, description="share of rated answers")
+    min_ratings: int = Field(5, ge=1, description="fewer 👍/👎 in the window: no 👎 verdict")
+    drift_p_value: float = Field(
+        0.01, gt=0, lt=1, description="KS test of top-1 scores vs the test split below this"
+    )
+    webhook_url: str = Field("", description="POST a JSON message here on each change ('' off)")
+    webhook_timeout_s: float = Field(5, gt=0)
+    check_every_s: float = Field(30, gt=0, description="how often the app evaluates the rules")
+
+
+class WatchConfig(_Strict):
+    """``pdfqa watch``: file events → ``dvc repro``."""
+
+    debounce_s: float = Field(10, ge=0, description="run after this many quiet seconds")
+    targets: list[str] = Field([], description="stages to reproduce (empty: the whole pipeline)")
+    lock_retries: int = Field(
+        12, ge=0, description="retries while another DVC process holds the lock"
+    )
+    lock_retry_s: float = Field(5, gt=0)
+    ignore: list[str] = Field(
+        [".*", "*~", "*.tmp", "*.part", "*.swp", "__pycache__"],
+        description="file-name patterns never acted on (editors' and atomic writes' temp files)",
+    )
+
+
+class DeployConfig(_Strict):
+    """``pdfqa deploy``: what a host does when a stage moves (the deploy workflow calls it)."""
+
+    stage: str = "prod"
+    hook: str = Field(
+        "",
+        description="shell command run after the bundle is fetched, with PDFQA_VERSION, "
+        "PDFQA_REV, PDFQA_STAGE and PDFQA_BUNDLE set ('' : fetch only; apps hot-swap themselves)",
+    )
+    hook_timeout_s: float = Field(600, gt=0)
 
 
 class Params(_Strict):
@@ -463,6 +520,9 @@ class Params(_Strict):
     promotion: PromotionConfig = PromotionConfig()
     tuning: TuningConfig = TuningConfig()
     serve: ServeConfig = ServeConfig()
+    alerts: AlertConfig = AlertConfig()
+    watch: WatchConfig = WatchConfig()
+    deploy: DeployConfig = DeployConfig()
 
 
 def load_params(path: Path | str = DEFAULT_PARAMS) -> Params:

@@ -6,6 +6,7 @@ retrieval score against a reference sample (the test split's questions), by a KS
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 import time
@@ -76,14 +77,35 @@ class Summary:
 
 
 class Monitor:
+    """``reference_top1``: the drift reference; the app passes it and it is kept in the
+    database, so ``pdfqa monitor`` (which has no index loaded) tests drift against the same."""
+
     def __init__(self, path: Path | str, reference_top1: list[float] | None = None):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.reference = list(reference_top1 or [])
         self._local = threading.local()
         with self._connect() as db:
             db.executescript(SCHEMA)
             db.execute("INSERT OR IGNORE INTO meta VALUES ('started', ?)", (str(time.time()),))
+        if reference_top1 is None:
+            row = (
+                self._connect()
+                .execute("SELECT value FROM meta WHERE key = 'reference_top1'")
+                .fetchone()
+            )
+            reference_top1 = json.loads(row[0]) if row else []
+        self.reference = reference_top1
+
+    @property
+    def reference(self) -> list[float]:
+        return self._reference
+
+    @reference.setter
+    def reference(self, scores: list[float]) -> None:
+        self._reference = [float(x) for x in scores or []]
+        if self._reference:
+            self._connect().execute("INSERT OR REPLACE INTO meta VALUES ('reference_top1', ?)",
+                                    (json.dumps(self._reference),))  # fmt: skip
 
     def _connect(self) -> sqlite3.Connection:
         db = getattr(self._local, "db", None)

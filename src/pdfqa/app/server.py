@@ -38,13 +38,22 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 
 
 def make_app(cfg: Params, *, stage: str | None = "prod", version: str | None = None,
-             workspace: bool = False, ab: str | None = None, lang: str | None = None):  # fmt: skip
-    """(Blocks, Service), queued and ready to launch (tests launch it themselves)."""
+             workspace: bool = False, ab: str | None = None, lang: str | None = None,
+             repo: Path | str = "."):  # fmt: skip
+    """(Blocks, Service), queued and ready to launch (tests launch it themselves). Serving a
+    stage, the service follows it: every ``serve.reload_s`` it polls the registry and hot-swaps
+    to a newly promoted (or rolled-back) version; live-metric alerts are checked in the
+    background too."""
     quiet_environment()
+    from pdfqa.app.alerts import Alerter
     from pdfqa.app.service import open_service
     from pdfqa.app.ui import build
 
-    service = open_service(cfg, stage=stage, version=version, workspace=workspace, ab=ab, lang=lang)
+    service = open_service(cfg, stage=stage, version=version, workspace=workspace, ab=ab,
+                           lang=lang, repo=repo)  # fmt: skip
+    service.start_reloader(cfg.serve.reload_s)
+    service.alerter = Alerter(cfg.alerts, service.monitor, lang or cfg.serve.lang)
+    service.alerter.start(service._stop)
     demo = build(service)
     demo.queue(max_size=cfg.serve.queue_size, default_concurrency_limit=cfg.serve.ask_concurrency)
     return demo, service

@@ -2,7 +2,9 @@
 
 The bundle's retriever and engines are loaded once and only read afterwards (uploads build a new
 retriever beside the old one and swap the reference, so requests in flight never see a half-built
-index). Per-user state (chat history, the last answer, the arena's pair) lives in ``gr.State`` in
+index). A promotion is followed the same way: ``reload`` loads the new prod bundle beside the
+old one, swaps every reference under one lock, then lets the old one go (hot swap, no restart).
+Per-user state (chat history, the last answer, the arena's pair) lives in ``gr.State`` in
 the UI, never here. Every answer is logged to the monitoring database; every feedback click is
 appended to ``paths.feedback`` for the ``qa`` stage.
 """
@@ -146,8 +148,11 @@ class Service:
     _recent: OrderedDict = field(default_factory=OrderedDict)
     _uploaded: dict = field(default_factory=dict)
     _pairs: dict = field(default_factory=dict)
-    _lock: threading.Lock = field(default_factory=threading.Lock)
+    _lock: threading.RLock = field(default_factory=threading.RLock)
     _upload_lock: threading.Lock = field(default_factory=threading.Lock)
+    _reload_lock: threading.Lock = field(default_factory=threading.Lock)
+    follow: str | None = None  # the registry stage a running app follows (hot swap); None: pinned
+    alerter: object = None  # app.alerts.Alerter, set by server.make_app
 
     def __post_init__(self) -> None:
         from pdfqa.app.monitor import Monitor
@@ -156,6 +161,8 @@ class Service:
         if self.bundle is not None:
             self.retriever = TimedRetriever(self.bundle.retriever())
         self.monitor = Monitor(self.cfg.paths.app_dir / "monitor.sqlite", self._reference_top1())
+        self.swaps: list[tuple[str, str]] = []  # (from version, to version), oldest first
+        self._stop = threading.Event()
 
     # -- what is served --------------------------------------------------------------------
     @property
@@ -236,15 +243,20 @@ class Service:
         return arm_for(session, (self.bundle.system, self.ab_version), self.cfg.serve.ab_seed)
 
     # -- answering ---------------------------------------------------------------------------
-    def _result(self, question: str, answer, arm: str, engine, total_ms: float) -> AskResult:
+    def _result(self, question: str, answer, arm: str, engine, total_ms: float,
+                bundle: Bundle | None = None, others: dict | None = None) -> AskResult:  # fmt: skip
         retrieve_ms = engine.retriever.take_ms() if hasattr(engine.retriever, "take_ms") else 0.0
         evidence = [
             Evidence(h.source, h.pages(), h.page_start, float(h.score), h.text,
                      "" if answer.abstained else supporting_sentence(answer.text, h.text))
             for h in answer.contexts
         ]  # fmt: skip
-        version = arm if arm.startswith("v") else self.version
-        system = self._bundles[arm].system if arm in self._bundles else arm
+        bundle = bundle or self.bundle
+        others = self._bundles if others is None else others
+        version = (
+            arm if arm.startswith("v") else ((bundle.version or "workspace") if bundle else "none")
+        )
+        system = others[arm].system if arm in others else arm
         result = AskResult(
             request_id=uuid.uuid4().hex[:12], question=question, text=answer.text,
             abstained=answer.abstained, confidence=float(answer.confidence_score),
@@ -290,8 +302,10 @@ class Service:
                mode: str = "hybrid", session: str = ""):  # fmt: skip
         """Yields partial answer text (generative systems), then the AskResult."""
         question, k, mode = self._check(question, k, mode)
-        arm = arm or self.arm_for_session(session) or self.require_bundle().system
-        engine = self.engine(arm)
+        with self._lock:  # one consistent view, even if a hot swap happens during the answer
+            bundle, others = self.bundle, self._bundles
+            arm = arm or self.arm_for_session(session) or self.require_bundle().system
+            engine = self.engine(arm)
         if hasattr(engine.retriever, "take_ms"):
             engine.retriever.take_ms()  # reset this thread's timer
         start = time.perf_counter()
@@ -301,7 +315,8 @@ class Service:
                 yield item
             else:
                 answer = item
-        result = self._result(question, answer, arm, engine, (time.perf_counter() - start) * 1000)
+        result = self._result(question, answer, arm, engine, (time.perf_counter() - start) * 1000,
+                              bundle, others)  # fmt: skip
         top1 = answer.signals.top_score if answer.signals else None
         self._log(result, session, top1)
         yield result
@@ -428,10 +443,28 @@ class Service:
             tmp = target.with_name(f".{target.name}.part")
             tmp.write_bytes(data)
             tmp.replace(target)  # saved only once indexed: no half file in data/pdfs
-            self._uploaded[target.name] = {"pages": len(pages), "chunks": len(chunks)}
+            self._uploaded[target.name] = {"pages": len(pages), "chunks": len(chunks),
+                                           "records": chunks}  # fmt: skip
+            self._record_upload(target, doc_id, len(pages), len(chunks))
             step(1.0, desc="완료" if self.lang == "ko" else "done")
             log.info("uploaded %s: %d pages, %d chunks", target.name, len(pages), len(chunks))
             return t["uploaded_ok"].format(name=target.name, pages=len(pages), chunks=len(chunks))
+
+    def _record_upload(self, target: Path, doc_id: str, pages: int, chunks: int) -> None:
+        """One line in ``paths.uploads`` (commit it with the PDF): what came in through the app,
+        so `pdfqa watch` or the next pull request's retrain knows where a document came from."""
+        from datetime import UTC, datetime
+
+        from pdfqa.app.feedback_log import append
+
+        try:
+            rel = target.resolve().relative_to(Path(self.repo).resolve()).as_posix()
+        except ValueError:
+            rel = str(target)
+        append(self.cfg.paths.uploads, {
+            "created": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ"), "path": rel,
+            "doc_id": doc_id, "pages": pages, "chunks": chunks, "bundle_version": self.version,
+        })  # fmt: skip
 
     def _target(self, name: str, doc_id: str) -> Path:
         """Where the upload is saved: inside paths.pdfs, never over another file."""
@@ -445,6 +478,77 @@ class Service:
         if target.exists() and content_id(target.read_bytes()) != doc_id:
             target = folder / f"{target.stem}-{doc_id[:8]}.pdf"
         return target
+
+    # -- hot swap ------------------------------------------------------------------------------
+    def wanted_version(self) -> str | None:
+        """The version now at the followed stage (None: not following, or nothing there)."""
+        if not self.follow:
+            return None
+        from pdfqa.lifecycle import registry
+        from pdfqa.lifecycle.bundle import ARTIFACT
+
+        current = [
+            v.version for v in registry.versions(self.repo, ARTIFACT) if self.follow in v.stages
+        ]
+        return current[0] if current else None
+
+    def reload(self) -> bool:
+        """Serve the version now at the followed stage, if it is not the one served: load it
+        beside the current bundle (retriever, default engine, live uploads re-added), swap all
+        references at once, then drop the old ones. Requests already answering keep the engine
+        they started with. Returns whether a swap happened; a bundle that fails to load is
+        logged and the current one keeps serving."""
+        import gc
+
+        from pdfqa.lifecycle.serving import load_bundle
+
+        with self._reload_lock:
+            wanted = self.wanted_version()
+            if wanted is None or (self.bundle is not None and self.bundle.version == wanted):
+                return False
+            started = time.perf_counter()
+            new = load_bundle(self.cfg, version=wanted, repo=self.repo)
+            retriever = TimedRetriever(new.retriever())
+            engine = new.engine(base_dir=self.cfg.paths.base_models, retriever=retriever)
+            with self._upload_lock:
+                have = {c["source"] for c in retriever.inner.chunks}
+                extra = [c for info in self._uploaded.values() for c in info["records"]
+                         if c["source"] not in have]  # fmt: skip
+                if extra:
+                    retriever.inner = retriever.inner.with_chunks(extra)
+                with self._lock:
+                    old = self.version
+                    self.served = Served(new, "prod", self.follow)
+                    self.retriever = retriever
+                    self._engines, self._bundles = {new.system: engine}, {}
+                    self.swaps.append((old, wanted))
+            self.monitor.reference = self._reference_top1()
+            gc.collect()  # the old bundle's models are unreachable now (requests in flight aside)
+            log.info("hot swap: %s → %s (%s) in %.1f s", old, wanted, new.system,
+                     time.perf_counter() - started)  # fmt: skip
+            return True
+
+    def start_reloader(self, every_s: float) -> threading.Thread | None:
+        """A daemon thread: every ``every_s`` seconds, ``git fetch --tags`` (when the repository
+        has an origin and ``serve.reload_fetch``) and ``reload``. Errors are logged, never fatal."""
+        if not self.follow or every_s <= 0:
+            return None
+
+        def loop() -> None:
+            while not self._stop.wait(every_s):
+                try:
+                    if self.cfg.serve.reload_fetch:
+                        fetch_tags(self.repo)
+                    self.reload()
+                except Exception as exc:  # keep serving what we have
+                    log.warning("registry poll failed (still serving %s): %s", self.version, exc)
+
+        thread = threading.Thread(target=loop, name="pdfqa-reload", daemon=True)
+        thread.start()
+        return thread
+
+    def close(self) -> None:
+        self._stop.set()
 
     # -- the arena -----------------------------------------------------------------------------
     def compare(self, question: str, left: str, right: str, session: str = "",
@@ -502,6 +606,7 @@ def open_service(cfg: Params, *, stage: str | None = "prod", version: str | None
     lang = lang or cfg.serve.lang
     repo = Path(repo)
     served = Served(None, "none")
+    follow = stage if not (version or workspace) else None
     if version:
         served = Served(load_bundle(cfg, version=version, repo=repo), "version")
     elif not workspace and stage:
@@ -514,4 +619,19 @@ def open_service(cfg: Params, *, stage: str | None = "prod", version: str | None
             served = Served(load_bundle(cfg), "workspace")
         except PdfqaError as exc:
             log.warning("no bundle to serve: %s", exc)
-    return Service(cfg, served, repo, ab, lang)
+    return Service(cfg, served, repo, ab, lang, follow=follow)
+
+
+def fetch_tags(repo: Path | str) -> None:
+    """``git fetch --tags --force`` from origin, if there is one: how a server's clone learns
+    that a stage moved (GTO's stage tags are re-created, hence --force)."""
+    import subprocess
+
+    has_origin = subprocess.run(["git", "remote", "get-url", "origin"], cwd=repo,
+                                capture_output=True, text=True).returncode == 0  # fmt: skip
+    if not has_origin:
+        return
+    done = subprocess.run(["git", "fetch", "--quiet", "--tags", "--force", "origin"], cwd=repo,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    if done.returncode != 0:
+        raise PdfqaError(f"git fetch --tags: {done.stderr.strip().splitlines()[-1:]}")

@@ -237,11 +237,15 @@ def build(service: Service):
         for c in summary.confidence:
             bins[min(9, int(c * 10))] += 1
         hist = pd.DataFrame({"confidence": [f"{i / 10:.1f}" for i in range(10)], "count": bins})
-        return "\n".join(f"- {line}" for line in summary.lines(service.lang)), latency, hist, rates
+        lines = "\n".join(f"- {line}" for line in summary.lines(service.lang))
+        alerts = service.alerter.current() if service.alerter else []
+        if alerts:
+            lines = "\n".join(f"> **{a.message(service.lang)}**" for a in alerts) + "\n\n" + lines
+        return lines, latency, hist, rates
 
     # -- the page -------------------------------------------------------------------------
     with gr.Blocks(title=t["title"], analytics_enabled=False) as demo:
-        gr.Markdown(f"## {t['title']}\n\n{banner(service, t)}", elem_id="banner")
+        banner_md = gr.Markdown(f"## {t['title']}\n\n{banner(service, t)}", elem_id="banner")
         last = gr.State(None)
         pair = gr.State(None)
         with gr.Tabs():
@@ -353,7 +357,18 @@ def build(service: Service):
                 timer.tick(monitor_view, None, views, api_visibility="private")
                 demo.load(monitor_view, None, views, api_visibility="private")
                 monitor_tab.select(monitor_view, None, views, api_visibility="private")
-        gr.Markdown(footer(service, t), elem_id="footer")
+        footer_md = gr.Markdown(footer(service, t), elem_id="footer")
+
+        def served_view():
+            """Banner and footer follow a hot swap (a newly promoted version) without a reload."""
+            return f"## {t['title']}\n\n{banner(service, t)}", footer(service, t)
+
+        every = cfg.serve.reload_s if service.follow and cfg.serve.reload_s > 0 else None
+        if every:
+            gr.Timer(every).tick(
+                served_view, None, [banner_md, footer_md], api_visibility="private"
+            )
+        demo.load(served_view, None, [banner_md, footer_md], api_visibility="private")
 
         # -- API endpoints (gradio_client, scripts) -------------------------------------------
         def api_answer(
@@ -390,7 +405,10 @@ def build(service: Service):
         def api_monitor() -> dict:
             """The monitoring summary (requests, latency, abstention, feedback, drift)."""
             s = service.monitor.summary()
-            return {k: v for k, v in s.__dict__.items() if k != "confidence"}
+            alerts = service.alerter.current() if service.alerter else []
+            return {**{k: v for k, v in s.__dict__.items() if k != "confidence"},
+                    "alerts": [{"rule": a.rule, "value": a.value, "limit": a.limit,
+                                "message": a.message(service.lang)} for a in alerts]}  # fmt: skip
 
         for fn, name in ((api_answer, "answer"), (api_feedback, "feedback"), (api_compare, "compare"),
                          (api_vote, "vote"), (api_documents, "documents"), (api_monitor, "monitor")):  # fmt: skip
