@@ -29,7 +29,7 @@ until grep -q '"kind": "run"' logs/watch.jsonl; do
   kill -0 "$watcher" 2>/dev/null || { echo "the watcher died:"; cat "$work/watch.out"; exit 1; }
   sleep 2
 done
-kill -INT "$watcher"
+kill -INT "$watcher"   # what Ctrl-C sends
 wait "$watcher" || true
 cat "$work/watch.out"
 python3 - logs/watch.jsonl <<'PY'
@@ -37,6 +37,6 @@ import json, sys
 runs = [r for r in map(json.loads, open(sys.argv[1], encoding="utf-8")) if r["kind"] == "run"]
 for r in runs:
     print(f"run {r['run']}: {r['status']} in {r['seconds']:.0f} s, trigger {r['trigger']}")
-    for stage, seconds in r.get("stage_seconds", {}).items():
-        print(f"  {stage:16s} {seconds:7.1f} s")
+    for stage in r["ran"]:
+        print(f"  {stage:16s} {r['stage_seconds'].get(stage, 0):7.1f} s")
 PY

@@ -389,7 +389,7 @@ class Watcher:
                 self.runner.interrupt()
                 self._record("run", f"run {self.runs}: interrupted", run=self.runs,
                              status="interrupted", returncode=self.runner.proc.returncode)  # fmt: skip
-            self._record("stopped", "stopped (Ctrl-C)")
+            self._record("stopped", "stopped (interrupted: Ctrl-C or SIGTERM)")
         finally:
             observer.stop()
             observer.join(5)
@@ -417,9 +417,12 @@ class _Handler:
 
 
 def interrupt_on_sigterm() -> None:
-    """SIGTERM (systemd, docker stop) stops the watcher like Ctrl-C does."""
+    """SIGTERM (systemd, docker stop) stops the watcher like Ctrl-C does; and SIGINT always
+    does, even when the watcher was started in the background of a script (a non-interactive
+    shell starts background jobs with SIGINT ignored, and Python keeps it ignored)."""
 
     def handler(signum, frame):
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, handler)
+    signal.signal(signal.SIGINT, signal.default_int_handler)
