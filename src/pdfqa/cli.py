@@ -208,6 +208,13 @@ def ask(
     )
 
 
+def _append_summary(summary: Path | None, command: str, line: str) -> None:
+    """A command's outcome as markdown in a job summary file ($GITHUB_STEP_SUMMARY)."""
+    if summary:
+        with summary.open("a", encoding="utf-8") as fh:
+            fh.write(f"### pdfqa {command}\n\n{line}\n\n")
+
+
 def _fail(exc: Exception) -> None:
     typer.echo(f"error: {exc}", err=True)
     raise typer.Exit(1) from None
@@ -269,9 +276,7 @@ def promote(
 
     def report(line: str) -> None:
         typer.echo(line, err=line.startswith("error"))
-        if summary:
-            with summary.open("a", encoding="utf-8") as fh:
-                fh.write(f"### pdfqa promote\n\n{line}\n\n")
+        _append_summary(summary, "promote", line)
 
     def output(promoted: bool, version: str = "", tag: str = "") -> None:
         if outputs:
@@ -356,18 +361,14 @@ def deploy(
         hook = hook if hook is not None else os.environ.get("PDFQA_DEPLOY_HOOK") or None
         done = lifecycle.deploy(cfg, Path("."), stage=stage, hook=hook)
     except PdfqaError as exc:
-        if summary:
-            with summary.open("a", encoding="utf-8") as fh:
-                fh.write(f"### pdfqa deploy\n\nerror: {exc}\n\n")
+        _append_summary(summary, "deploy", f"error: {exc}")
         _fail(exc)
     line = (f"{done.stage} → {done.version} ({done.rev[:8]}) at {done.bundle}"
             + (f"; hook ran: {done.hook}" if done.hook.strip() else "; no hook (apps hot-swap)"))  # fmt: skip
     typer.echo(line)
     if done.hook_output:
         typer.echo(done.hook_output)
-    if summary:
-        with summary.open("a", encoding="utf-8") as fh:
-            fh.write(f"### pdfqa deploy\n\n{line}\n\n")
+    _append_summary(summary, "deploy", line)
 
 
 @app.command()

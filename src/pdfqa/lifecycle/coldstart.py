@@ -202,7 +202,7 @@ def evaluate_fold(fold: Fold, chunks: list[dict], cfg, model_dir: Path, base_mod
     answers["threshold_ci95"] = [round(x, 4) for x in engine.calibration.threshold_ci]
 
     # gate stability: the same embedder, the corpus without D vs with D
-    others = [r for r in fold.others_test]
+    others = fold.others_test
     without = Retriever.build([c for c in chunks if c["source"] != fold.doc], model,
                               str(model_dir), settings, progress=False)  # fmt: skip
     before = answer_summary(answer_rows(fitted_engine(without, fold, cfg), others))
