@@ -166,6 +166,15 @@ def _assert_never_overlapping(repo: Path) -> None:
     assert kinds == ["start", "run"] * (len(kinds) // 2), kinds
 
 
+def _assert_whole(path):
+    """A JSON or JSON-lines output parses to the end: it was written whole."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".jsonl":
+        assert all(json.loads(line) for line in text.splitlines()), path
+    elif path.suffix == ".json":
+        json.loads(text)
+
+
 def test_ctrl_c_during_a_run_leaves_no_half_output(toy):
     repo, env = toy
     pages = repo / "data" / "interim" / "pages.jsonl"
@@ -183,7 +192,7 @@ def test_ctrl_c_during_a_run_leaves_no_half_output(toy):
     # DVC removes a stage's outputs before running it, and our stages write atomically: an
     # output is now either absent or whole, never half-written, and no temp file is left behind
     if pages.exists():
-        assert all(json.loads(line) for line in pages.read_text(encoding="utf-8").splitlines())
+        _assert_whole(pages)
     leftovers = [p.name for d in (pages.parent, repo / "data" / "processed")
                  for p in d.iterdir() if p.name.startswith(".") and p.name != ".gitignore"]  # fmt: skip
     assert not leftovers, leftovers
@@ -191,10 +200,15 @@ def test_ctrl_c_during_a_run_leaves_no_half_output(toy):
                             capture_output=True, text=True, timeout=120)  # fmt: skip
     stale = {k: v for k, v in json.loads(status.stdout).items() if v != ["always changed"]}
     assert stale, "the interrupted run cannot have finished everything"
-    for changes in stale.values():  # an interrupted stage's outputs: deleted, never "modified"
+    # a stage DVC stopped before it recorded it in dvc.lock: its outputs are deleted, or (when it
+    # had finished) "modified" but whole — every output file still parses
+    for changes in stale.values():
         for change in changes:
             if isinstance(change, dict) and "changed outs" in change:
-                assert set(change["changed outs"].values()) <= {"deleted", "not in cache"}, stale
+                for path, state in change["changed outs"].items():
+                    assert state in {"deleted", "not in cache", "modified"}, stale
+                    if state == "modified" and (repo / path).is_file():
+                        _assert_whole(repo / path)
     again = subprocess.run([str(BIN / "pdfqa"), "watch", "--once"], cwd=repo, env=env,
                            capture_output=True, text=True, timeout=600)  # fmt: skip
     assert again.returncode == 0, again.stdout + again.stderr
