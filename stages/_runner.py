@@ -13,7 +13,15 @@ from pdfqa.errors import PdfqaError
 from pdfqa.logs import setup
 
 
-def run(name: str, main: Callable[[Params], None], doc: str | None) -> int:
+def run(
+    name: str,
+    main: Callable[[Params], None],
+    doc: str | None,
+    relaunch: Callable[[str, list[str], object], int | None] | None = None,
+) -> int:
+    """Parse ``--params``, run ``main`` once. A training stage passes ``relaunch``
+    (``pdfqa.distributed.relaunch``): when ``train.launcher`` asks for it, the stage re-executes
+    itself under torchrun and this returns torchrun's exit code instead."""
     parser = argparse.ArgumentParser(prog=f"python -m stages.{name}", description=doc)
     parser.add_argument(
         "--params", default="params.yaml", help="params file (default: %(default)s)"
@@ -21,7 +29,12 @@ def run(name: str, main: Callable[[Params], None], doc: str | None) -> int:
     args = parser.parse_args()
     setup()
     try:
-        main(load_params(args.params))
+        cfg = load_params(args.params)
+        if relaunch is not None:
+            code = relaunch(f"stages.{name}", ["--params", args.params], cfg.train)
+            if code is not None:
+                return code
+        main(cfg)
     except PdfqaError as exc:
         logging.getLogger(f"pdfqa.{name}").error("%s", exc)
         return 1

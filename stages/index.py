@@ -16,26 +16,41 @@ def main(cfg: Params) -> None:
 
     from pdfqa.jsonio import read_jsonl
     from pdfqa.models import load_sentence_transformer
-    from pdfqa.retrieval import Retriever
+    from pdfqa.retrieval import Retriever, encode_passages
 
     paths = cfg.paths
     if not (paths.embedder / "modules.json").exists():
         raise PdfqaError(
             f"no fine-tuned embedder in {paths.embedder}: run `dvc repro train_embedder`"
         )
+    ic = cfg.index
     chunks = list(read_jsonl(paths.chunks))
     model = load_sentence_transformer(str(paths.embedder))
     start = time.perf_counter()
-    retriever = Retriever.build(
-        chunks, model, str(paths.embedder), cfg.index.model_dump(mode="json")
-    )
+    texts = [c["text"] for c in chunks]
+    if ic.engine == "ray":
+        from pdfqa.retrieval.ray_embed import embed_passages_ray
+
+        vectors = embed_passages_ray(texts, str(paths.embedder), ic.ray_actors)
+    else:
+        vectors = encode_passages(model, texts, progress=True)
     staging = paths.index.with_name(paths.index.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
-    retriever.save(staging)
+    settings = ic.model_dump(mode="json")
+    if ic.store == "qdrant":
+        from pdfqa.retrieval.qdrant import QdrantRetriever
+
+        retriever = QdrantRetriever.create(chunks, vectors, model, str(paths.embedder), settings,
+                                           staging)  # fmt: skip
+        retriever.save(staging)
+        retriever.close()  # local mode: release the collection before the directory moves
+    else:
+        retriever = Retriever.from_vectors(chunks, vectors, model, str(paths.embedder), settings)
+        retriever.save(staging)
     shutil.rmtree(paths.index, ignore_errors=True)
     staging.rename(paths.index)
-    log.info("indexed %d chunks (dense %s + BM25) in %.1f s → %s",
-             len(chunks), cfg.index.dense, time.perf_counter() - start, paths.index)  # fmt: skip
+    log.info("indexed %d chunks (%s, dense %s, embedded by %s) in %.1f s → %s", len(chunks),
+             ic.store, ic.dense, ic.engine, time.perf_counter() - start, paths.index)  # fmt: skip
 
 
 if __name__ == "__main__":

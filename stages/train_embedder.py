@@ -22,7 +22,10 @@ def main(cfg: Params) -> None:
         list(read_jsonl(train_file)), list(read_jsonl(val_file)), list(read_jsonl(paths.chunks)),
         synthetic, rc, seed=cfg.seed, wandb=cfg.wandb, base_dir=paths.base_models,
         checkpoints=paths.checkpoints / "embedder",
+        launch=cfg.train,
     )  # fmt: skip
+    if not trained.is_main_process:  # under torchrun: rank 0 writes the model
+        return
 
     staging = paths.embedder.with_name(paths.embedder.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
@@ -36,6 +39,7 @@ def main(cfg: Params) -> None:
 
 
 if __name__ == "__main__":
+    from pdfqa.distributed import relaunch
     from stages._runner import run
 
-    raise SystemExit(run("train_embedder", main, __doc__))
+    raise SystemExit(run("train_embedder", main, __doc__, relaunch))

@@ -27,6 +27,7 @@ def main(cfg: Params) -> None:
         {c["chunk_id"]: c["text"] for c in read_jsonl(paths.chunks)}, cfg.generator,
         seed=cfg.seed, wandb=cfg.wandb, index_dir=paths.index, base_dir=paths.base_models,
         checkpoints=checkpoints,
+        launch=cfg.train,
     )  # fmt: skip
     if not trained.is_main_process:
         return
@@ -42,6 +43,7 @@ def main(cfg: Params) -> None:
 
 
 if __name__ == "__main__":
+    from pdfqa.distributed import relaunch
     from stages._runner import run
 
-    raise SystemExit(run("train_generator", main, __doc__))
+    raise SystemExit(run("train_generator", main, __doc__, relaunch))

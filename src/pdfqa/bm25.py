@@ -60,11 +60,15 @@ class KoreanBM25:
         """Whether any indexed text contains the (search-token) term."""
         return token in self._index.vocab_dict
 
-    def search(self, query: str, k: int = 10) -> list[tuple[int, float]]:
-        """(text index, score) best first; empty when the query shares no term."""
+    def search(self, query: str, k: int = 10, weight_mask=None) -> list[tuple[int, float]]:
+        """(text index, score) best first; empty when the query shares no term.
+        ``weight_mask`` (one 0/1 per text) restricts the search to some texts."""
         tokens = [t for t in search_tokens(query) if t in self._index.vocab_dict]
         if not tokens:
             return []
-        k = min(k, len(self.texts))
-        ids, scores = self._index.retrieve([tokens], k=k, show_progress=False)
+        k = min(k, len(self.texts) if weight_mask is None else int((weight_mask > 0).sum()))
+        if k == 0:
+            return []
+        ids, scores = self._index.retrieve([tokens], k=k, show_progress=False,
+                                           weight_mask=weight_mask)  # fmt: skip
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if s > 0]

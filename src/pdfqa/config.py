@@ -68,6 +68,10 @@ class Paths(_Strict):
 
 
 class IngestConfig(_Strict):
+    engine: Literal["local", "ray"] = Field(
+        "local",
+        description="local: a process pool | ray: Ray Data tasks (a cluster via RAY_ADDRESS)",
+    )
     workers: int = Field(2, ge=1, description="processes extracting files in parallel")
     strict: bool = Field(False, description="any skipped file or page problem fails the stage")
     min_page_chars: int = Field(
@@ -203,9 +207,25 @@ class RetrieverConfig(_Strict):
 
 
 class IndexConfig(_Strict):
-    dense: Literal["flat", "ivf", "hnsw"] = "flat"
+    store: Literal["faiss", "qdrant"] = Field(
+        "faiss",
+        description="faiss + bm25s files in the index dir | qdrant (local mode or a server)",
+    )
+    engine: Literal["local", "ray"] = Field(
+        "local", description="who embeds the chunks: this process | a Ray Data actor pool"
+    )
+    dense: Literal["flat", "ivf", "ivfpq", "hnsw"] = "flat"
     ivf_nlist: int = Field(64, ge=1)
+    ivf_nprobe: int = Field(8, ge=1, description="inverted lists visited per query (ivf, ivfpq)")
+    pq_m: int = Field(16, ge=1, description="ivfpq: bytes per vector (must divide the dimension)")
     hnsw_m: int = Field(32, ge=4)
+    hnsw_ef_search: int = Field(64, ge=1)
+    mmap: bool = Field(False, description="open the saved FAISS index memory-mapped (read-only)")
+    qdrant_url: str | None = Field(
+        None, description="Qdrant server; null: local mode in the index dir"
+    )
+    qdrant_collection: str = "pdfqa"
+    ray_actors: int = Field(1, ge=1, description="index.engine ray: embedding actors")
     bm25_k1: float = Field(1.5, gt=0)
     bm25_b: float = Field(0.75, ge=0, le=1)
     fusion: Literal["rrf", "weighted"] = "rrf"
@@ -501,6 +521,20 @@ class DeployConfig(_Strict):
     hook_timeout_s: float = Field(600, gt=0)
 
 
+class TrainLaunchConfig(_Strict):
+    """How the two training stages run: one process (default), or ``torchrun`` started by the
+    stage itself so that ``dvc repro`` stays one command (see ``pdfqa.distributed``)."""
+
+    launcher: Literal["none", "torchrun"] = "none"
+    nproc: int = Field(1, ge=1, description="processes on this node under torchrun (one per GPU)")
+    backend: Literal["auto", "gloo", "nccl"] = Field(
+        "auto", description="torch.distributed backend; auto: nccl with CUDA, gloo on CPU"
+    )
+    deepspeed: Path | None = Field(
+        None, description="generator only: a DeepSpeed config (configs/deepspeed_zero2.json)"
+    )
+
+
 class Params(_Strict):
     seed: int = 42
     paths: Paths = Paths()
@@ -514,6 +548,7 @@ class Params(_Strict):
     eval_retrieval: EvalRetrievalConfig = EvalRetrievalConfig()
     wandb: WandbConfig = WandbConfig()
     generator: GeneratorConfig = GeneratorConfig()
+    train: TrainLaunchConfig = TrainLaunchConfig()
     eval_generation: EvalGenerationConfig = EvalGenerationConfig()
     bundle: BundleConfig = BundleConfig()
     ab_test: ABTestConfig = ABTestConfig()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import os
 import sys
 
 
@@ -10,7 +11,9 @@ def setup(level: int = logging.INFO) -> None:
     root = logging.getLogger("pdfqa")
     if not any(getattr(h, "_pdfqa", False) for h in root.handlers):
         handler = logging.StreamHandler(sys.stderr)
-        handler.setFormatter(logging.Formatter("%(levelname)s %(message)s"))
+        world = os.environ.get("WORLD_SIZE", "1")  # under torchrun: say which rank speaks
+        rank = f"[rank {os.environ.get('RANK', '0')}/{world}] " if world != "1" else ""
+        handler.setFormatter(logging.Formatter(f"%(levelname)s {rank}%(message)s"))
         handler._pdfqa = True  # type: ignore[attr-defined]
         root.addHandler(handler)
     root.setLevel(level)

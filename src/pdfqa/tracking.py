@@ -36,8 +36,9 @@ def configure(cfg: WandbConfig) -> list[str]:
 
 @contextmanager
 def run(cfg: WandbConfig, name: str, config: dict):
-    """A W&B run that the HF Trainer's callback reuses; yields None when disabled."""
-    if cfg.mode == "disabled":
+    """A W&B run that the HF Trainer's callback reuses; yields None when disabled and on every
+    rank but 0 under torchrun (one run per training, not one per process)."""
+    if cfg.mode == "disabled" or int(os.environ.get("RANK", "0")) != 0:
         yield None
         return
     import wandb

@@ -14,7 +14,7 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from pdfqa.config import GeneratorConfig, WandbConfig
+from pdfqa.config import GeneratorConfig, TrainLaunchConfig, WandbConfig
 from pdfqa.generation.prompt import pad_batch
 
 log = logging.getLogger("pdfqa.train_generator")
@@ -162,6 +162,7 @@ class TrainedGenerator:
     device: str
     precision: str
     base_resolved: str
+    world_size: int = 1
 
     def save(self, out_dir: Path, data_hash: str, adapter_dir: Path) -> None:
         """Adapter + tokenizer + model card into ``out_dir`` (``adapter_dir``: where it will live)."""
@@ -188,6 +189,7 @@ class TrainedGenerator:
             "train_examples": self.n_train, "val_examples": self.n_val, "steps": self.steps,
             "train_seconds": round(self.seconds, 1), "device": self.device, "precision": self.precision,
             "method": "qlora" if self.settings.quantization == "4bit" else "lora",
+            "world_size": self.world_size,
         }  # fmt: skip
 
 
@@ -204,20 +206,21 @@ def train_generator(
     checkpoints: Path,
     callbacks: list | None = None,
     run_name: str = "train_generator",
+    launch: TrainLaunchConfig | None = None,
 ) -> TrainedGenerator:
     """LoRA/QLoRA-adapt ``gc.base_model``; contexts come from the fine-tuned index in ``index_dir``.
     ``callbacks`` are TrainerCallbacks (``pdfqa tune`` prunes through one); ``run_name`` names
-    the W&B run."""
+    the W&B run. ``launch``: the DDP backend under torchrun and an optional DeepSpeed config."""
     import torch
     from transformers import TrainingArguments
 
-    from pdfqa import tracking
+    from pdfqa import distributed, tracking
     from pdfqa.generation.examples import build_examples, tokenize_examples
     from pdfqa.generation.prompt import PromptBuilder
     from pdfqa.models import native_bf16, resolve
     from pdfqa.retrieval.index import Retriever
 
-    profile = gc.training
+    profile, launch = gc.training, launch or TrainLaunchConfig()
     device = "cuda" if torch.cuda.is_available() else "cpu"
     torch.manual_seed(seed)
     model, tokenizer = load_trainable(gc, base_dir, device)
@@ -270,6 +273,9 @@ def train_generator(
         remove_unused_columns=False,
         dataloader_num_workers=0,
         disable_tqdm=False,
+        ddp_backend=distributed.ddp_backend(launch),
+        ddp_find_unused_parameters=False,  # LoRA: every trainable parameter gets a gradient
+        deepspeed=str(launch.deepspeed) if launch.deepspeed else None,
     )
     precision = "bf16" if bf16 else "fp16" if args.fp16 else "fp32"
     log.info(
@@ -287,6 +293,8 @@ def train_generator(
             log.info("resuming from %s", resume)
         trainer.train(resume_from_checkpoint=resume)
         seconds = time.perf_counter() - start
+        log.info("finished: %d optimizer steps on %d process(es)", trainer.state.global_step,
+                 distributed.world_size())  # fmt: skip
         best = trainer.state.best_metric  # the loaded best checkpoint's val loss
         tuned_loss = float(best) if best is not None else float(trainer.evaluate()["eval_loss"])
         if wandb_run is not None:
@@ -299,4 +307,5 @@ def train_generator(
         kinds=kinds, n_train=len(train_examples), n_val=len(val_examples), base_loss=base_loss,
         tuned_loss=tuned_loss, steps=trainer.state.global_step, seconds=seconds, device=device,
         precision=precision, base_resolved=resolve(gc.base_model, base_dir),
+        world_size=distributed.world_size(),
     )  # fmt: skip

@@ -3,7 +3,11 @@
 ``Retriever.from_dir(index_dir)`` is the one entry point later stages, the CLI and the app use.
 Hybrid search fuses the two rankings with reciprocal-rank fusion (robust to the different score
 scales) or a weighted sum of min-max-normalised scores; an optional cross-encoder re-ranks the
-fused candidates (off by default: too slow on CPU).
+fused candidates (off by default: too slow on CPU). A search can be restricted to some documents
+and pages (``Scope``). FAISS is the embedded default: exact ``flat`` for the sample, and for large
+corpora ``ivf``/``ivfpq``/``hnsw`` (``benchmarks/scale.py``), IVF indexes opened memory-mapped
+(``index.mmap``). ``index.store: qdrant`` keeps the same interface on Qdrant
+(``pdfqa.retrieval.qdrant``).
 """
 
 from __future__ import annotations
@@ -59,25 +63,90 @@ def encode_queries(model, queries: Sequence[str], batch_size: int = 32) -> np.nd
     return _encode(model, queries, "query", batch_size, False)
 
 
-def build_faiss(vectors: np.ndarray, kind: str = "flat", nlist: int = 64, hnsw_m: int = 32):
-    """Inner product on normalised vectors = cosine. flat is exact; ivf/hnsw trade a little
-    recall for speed on large corpora."""
+@dataclass(frozen=True)
+class Scope:
+    """Restrict a search to some documents (``sources``, file names as in chunks) and/or a page
+    range (a chunk counts when its pages overlap it). None: no restriction."""
+
+    sources: frozenset[str] | None = None
+    pages: tuple[int, int] | None = None
+
+    def admits(self, chunk: dict) -> bool:
+        if self.sources is not None and chunk["source"] not in self.sources:
+            return False
+        if self.pages is not None:
+            low, high = self.pages
+            return chunk["page_end"] >= low and chunk["page_start"] <= high
+        return True
+
+    @classmethod
+    def of(cls, sources=None, pages=None) -> Scope | None:
+        if not sources and pages is None:
+            return None
+        return cls(frozenset(sources) if sources else None, tuple(pages) if pages else None)
+
+
+def build_faiss(
+    vectors: np.ndarray,
+    kind: str = "flat",
+    nlist: int = 64,
+    hnsw_m: int = 32,
+    *,
+    nprobe: int = 8,
+    pq_m: int = 16,
+    ef_search: int = 64,
+):
+    """Inner product on normalised vectors = cosine. ``flat`` is exact; ``ivf`` (inverted lists,
+    ``nprobe`` of ``nlist`` visited), ``ivfpq`` (the same with product-quantised codes: ``pq_m``
+    bytes a vector instead of 4 × dim) and ``hnsw`` (graph) trade a little recall for speed and
+    memory on large corpora."""
     import faiss
 
     dim = vectors.shape[1]
     if kind == "flat":
         index = faiss.IndexFlatIP(dim)
-    elif kind == "ivf":
+    elif kind in ("ivf", "ivfpq"):
         nlist = max(1, min(nlist, len(vectors) // 39 or 1))  # faiss wants ~39 points per centroid
-        index = faiss.IndexIVFFlat(faiss.IndexFlatIP(dim), dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        quantizer = faiss.IndexFlatIP(dim)
+        if kind == "ivf":
+            index = faiss.IndexIVFFlat(quantizer, dim, nlist, faiss.METRIC_INNER_PRODUCT)
+        else:
+            if dim % pq_m:
+                raise ValueError(f"index.pq_m={pq_m} must divide the embedding size {dim}")
+            bits = 8 if len(vectors) >= 39 * 256 else 4  # 2^bits centroids per sub-quantiser
+            index = faiss.IndexIVFPQ(quantizer, dim, nlist, pq_m, bits, faiss.METRIC_INNER_PRODUCT)
         index.train(vectors)
-        index.nprobe = min(nlist, 8)
+        index.nprobe = min(nlist, nprobe)
     elif kind == "hnsw":
         index = faiss.IndexHNSWFlat(dim, hnsw_m, faiss.METRIC_INNER_PRODUCT)
+        index.hnsw.efSearch = ef_search
     else:
-        raise ValueError(f"unknown dense index {kind!r} (flat, ivf or hnsw)")
+        raise ValueError(f"unknown dense index {kind!r} (flat, ivf, ivfpq or hnsw)")
     index.add(vectors)
     return index
+
+
+def read_faiss(path: Path, mmap: bool = False):
+    """A saved FAISS index; ``mmap``: the vectors stay on disk and pages are read on demand (the
+    OS page cache shares them between processes), read-only."""
+    import faiss
+
+    flags = faiss.IO_FLAG_MMAP | faiss.IO_FLAG_READ_ONLY if mmap else 0
+    return faiss.read_index(str(path), flags)
+
+
+def _search_params(index, ids: np.ndarray):
+    """FAISS search parameters that only admit ``ids`` (the index type's own kind, so IVF
+    keeps its nprobe and HNSW its efSearch)."""
+    import faiss
+
+    selector = faiss.IDSelectorBatch(ids.astype("int64"))
+    ivf = faiss.try_extract_index_ivf(index)
+    if ivf is not None:
+        return faiss.SearchParametersIVF(sel=selector, nprobe=ivf.nprobe), selector
+    if isinstance(index, faiss.IndexHNSW):
+        return faiss.SearchParametersHNSW(sel=selector, efSearch=index.hnsw.efSearch), selector
+    return faiss.SearchParameters(sel=selector), selector
 
 
 def rrf(
@@ -127,17 +196,29 @@ class Retriever:
         self.bm25 = bm25
         self.settings = settings
         self.reranker = reranker
+        self.source_dir: Path | None = None  # the index directory it was loaded from
 
     @classmethod
     def build(
         cls, chunks: list[dict], model, model_ref: str, settings: dict, progress: bool = True
     ) -> Retriever:
-        from pdfqa.bm25 import KoreanBM25
 
         texts = [c["text"] for c in chunks]
         vectors = encode_passages(model, texts, progress=progress)
-        dense = build_faiss(vectors, settings["dense"], settings["ivf_nlist"], settings["hnsw_m"])
-        bm25 = KoreanBM25(texts, k1=settings["bm25_k1"], b=settings["bm25_b"])
+        return cls.from_vectors(chunks, vectors, model, model_ref, settings)
+
+    @classmethod
+    def from_vectors(
+        cls, chunks: list[dict], vectors: np.ndarray, model, model_ref: str, settings: dict
+    ) -> Retriever:
+        """The index over already computed passage embeddings (the Ray engine computes them)."""
+        from pdfqa.bm25 import KoreanBM25
+
+        s = settings
+        dense = build_faiss(vectors, s["dense"], s["ivf_nlist"], s["hnsw_m"],
+                            nprobe=s.get("ivf_nprobe", 8), pq_m=s.get("pq_m", 16),
+                            ef_search=s.get("hnsw_ef_search", 64))  # fmt: skip
+        bm25 = KoreanBM25([c["text"] for c in chunks], k1=s["bm25_k1"], b=s["bm25_b"])
         return cls(chunks, model, dense, bm25, dict(settings, model=model_ref))
 
     def save(self, directory: Path) -> None:
@@ -155,8 +236,6 @@ class Retriever:
     @classmethod
     def from_dir(cls, directory: Path | str, model=None, base_dir: Path | None = None) -> Retriever:
         """Load an index written by the ``index`` stage (the embedder is loaded unless given)."""
-        import faiss
-
         from pdfqa.bm25 import KoreanBM25
         from pdfqa.errors import PdfqaError
         from pdfqa.jsonio import read_jsonl
@@ -170,9 +249,15 @@ class Retriever:
             from pdfqa.models import load_sentence_transformer
 
             model = load_sentence_transformer(settings["model"], *([base_dir] if base_dir else []))
-        dense = faiss.read_index(str(directory / "dense.faiss"))
+        if settings.get("store", "faiss") == "qdrant":
+            from pdfqa.retrieval.qdrant import QdrantRetriever
+
+            return QdrantRetriever.open(directory, chunks, model, settings)
+        dense = read_faiss(directory / "dense.faiss", bool(settings.get("mmap")))
         bm25 = KoreanBM25.load(directory / "bm25", [c["text"] for c in chunks])
-        return cls(chunks, model, dense, bm25, settings)
+        retriever = cls(chunks, model, dense, bm25, settings)
+        retriever.source_dir = directory
+        return retriever
 
     def with_chunks(self, new_chunks: list[dict]) -> Retriever:
         """A new retriever that also searches ``new_chunks`` (this one is left as it was, so a
@@ -186,7 +271,10 @@ class Retriever:
         fresh = [c for c in new_chunks if c["chunk_id"] not in known]
         if not fresh:
             return self
-        dense = faiss.clone_index(self.dense)
+        if self.settings.get("mmap") and self.source_dir is not None:
+            dense = read_faiss(self.source_dir / "dense.faiss")  # memory-mapped lists can't grow
+        else:
+            dense = faiss.clone_index(self.dense)
         dense.add(encode_passages(self.model, [c["text"] for c in fresh]))
         chunks = self.chunks + fresh
         s = self.settings
@@ -196,19 +284,48 @@ class Retriever:
         return Retriever(chunks, self.model, dense, bm25, dict(s), self.reranker)
 
     # -- searching ---------------------------------------------------------------------------
-    def dense_search(self, query: str, k: int) -> list[tuple[int, float]]:
-        scores, ids = self.dense.search(
-            encode_queries(self.model, [query]), min(k, len(self.chunks))
-        )
+    def _admitted(self, scope: Scope | None) -> np.ndarray | None:
+        if scope is None:
+            return None
+        return np.array([i for i, c in enumerate(self.chunks) if scope.admits(c)], dtype="int64")
+
+    def dense_search(
+        self, query: str, k: int, scope: Scope | None = None
+    ) -> list[tuple[int, float]]:
+        ids_in = self._admitted(scope)
+        if ids_in is not None and not len(ids_in):
+            return []
+        k = min(k, len(self.chunks) if ids_in is None else len(ids_in))
+        vector = encode_queries(self.model, [query])
+        if ids_in is None:
+            scores, ids = self.dense.search(vector, k)
+        else:
+            params, _keep = _search_params(self.dense, ids_in)  # _keep: the selector outlives C++
+            scores, ids = self.dense.search(vector, k, params=params)
         return [(int(i), float(s)) for i, s in zip(ids[0], scores[0], strict=True) if i >= 0]
 
-    def ranked(self, query: str, k: int, mode: Mode = "hybrid") -> list[tuple[int, float]]:
-        if mode == "dense":
-            return self.dense_search(query, k)
-        if mode == "bm25":
+    def sparse_search(
+        self, query: str, k: int, scope: Scope | None = None
+    ) -> list[tuple[int, float]]:
+        ids_in = self._admitted(scope)
+        if ids_in is None:
             return self.bm25.search(query, k)
+        mask = np.zeros(len(self.chunks), dtype=np.float32)
+        mask[ids_in] = 1.0
+        return self.bm25.search(query, k, weight_mask=mask)
+
+    def ranked(
+        self, query: str, k: int, mode: Mode = "hybrid", scope: Scope | None = None
+    ) -> list[tuple[int, float]]:
+        if mode == "dense":
+            return self.dense_search(query, k, scope)
+        if mode == "bm25":
+            return self.sparse_search(query, k, scope)
         depth = max(k, int(self.settings.get("candidates", 50)))
-        dense, sparse = self.dense_search(query, depth), self.bm25.search(query, depth)
+        dense, sparse = (
+            self.dense_search(query, depth, scope),
+            self.sparse_search(query, depth, scope),
+        )
         if self.settings.get("fusion", "rrf") == "weighted":
             w = float(self.settings.get("dense_weight", 0.5))
             fused = weighted_fusion([dense, sparse], [w, 1 - w])
@@ -225,9 +342,11 @@ class Retriever:
             )
         return fused[:k]
 
-    def search(self, query: str, k: int = 5, mode: Mode = "hybrid") -> list[Hit]:
+    def search(
+        self, query: str, k: int = 5, mode: Mode = "hybrid", scope: Scope | None = None
+    ) -> list[Hit]:
         hits = []
-        for index, score in self.ranked(query, k, mode):
+        for index, score in self.ranked(query, k, mode, scope):
             chunk = self.chunks[index]
             hits.append(
                 Hit(

@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from pdfqa.config import RetrieverConfig, WandbConfig
+from pdfqa.config import RetrieverConfig, TrainLaunchConfig, WandbConfig
 
 log = logging.getLogger("pdfqa.train_embedder")
 MAIN_METRIC = "val_cosine_ndcg@10"
@@ -43,6 +43,8 @@ class TrainedEmbedder:
     seconds: float
     device: str
     base_resolved: str
+    is_main_process: bool = True
+    world_size: int = 1
 
     def save(self, out_dir: Path, data_hash: str) -> None:
         """The sentence-transformers directory plus our model card (replacing the generic one)."""
@@ -66,6 +68,7 @@ class TrainedEmbedder:
             "train_pairs": self.n_pairs,
             "train_seconds": round(self.seconds, 1),
             "device": self.device,
+            "world_size": self.world_size,
         }
 
 
@@ -82,10 +85,13 @@ def train_embedder(
     checkpoints: Path,
     callbacks: list | None = None,
     run_name: str = "train_embedder",
+    launch: TrainLaunchConfig | None = None,
 ) -> TrainedEmbedder:
     """Fine-tune ``rc.base_model`` on the train pairs, keep the best val checkpoint (nDCG@10).
     ``callbacks`` are transformers TrainerCallbacks (``pdfqa tune`` reports val metrics to Optuna
-    through one); ``run_name`` names the W&B run."""
+    through one); ``run_name`` names the W&B run. Under torchrun (``launch``, see
+    ``pdfqa.distributed``) every rank trains on its shard of each batch and MNRL gathers the
+    embeddings of all ranks, so in-batch negatives span the global batch."""
     import torch
     from sentence_transformers import (
         SentenceTransformerTrainer,
@@ -94,7 +100,7 @@ def train_embedder(
     from sentence_transformers.sentence_transformer import losses
     from sentence_transformers.sentence_transformer.training_args import BatchSamplers
 
-    from pdfqa import tracking
+    from pdfqa import distributed, tracking
     from pdfqa.models import load_sentence_transformer, resolve
     from pdfqa.retrieval.pairs import build_dataset, mine_negatives, training_pairs
 
@@ -117,7 +123,9 @@ def train_embedder(
     )
     dataset = build_dataset(pairs, negatives, rc.loss).shuffle(seed=seed)
     if rc.loss == "mnrl":
-        loss = losses.MultipleNegativesRankingLoss(model, scale=rc.mnrl_scale)
+        loss = losses.MultipleNegativesRankingLoss(
+            model, scale=rc.mnrl_scale, gather_across_devices=distributed.world_size() > 1
+        )
         column_prompts = {col: prompts["passage"] for col in dataset.column_names}
         column_prompts["anchor"] = prompts["query"]
     else:
@@ -156,6 +164,8 @@ def train_embedder(
         if rc.loss == "mnrl"
         else BatchSamplers.BATCH_SAMPLER,
         disable_tqdm=False,
+        ddp_backend=distributed.ddp_backend(launch or TrainLaunchConfig()),
+        ddp_find_unused_parameters=True,  # BERT's pooler: mean pooling never uses it
     )
     config = {"retriever": rc.model_dump(mode="json"), "seed": seed, "n_pairs": len(pairs),
               "n_synthetic": len(synthetic), "device": device}  # fmt: skip
@@ -167,6 +177,8 @@ def train_embedder(
         )  # fmt: skip
         trainer.train(resume_from_checkpoint=tracking.latest_checkpoint(checkpoints))
         seconds = time.perf_counter() - start
+        log.info("finished: %d optimizer steps on %d process(es)", trainer.state.global_step,
+                 distributed.world_size())  # fmt: skip
         tuned_metrics = {k: float(v) for k, v in evaluator(model).items()}
         if wandb_run is not None:
             wandb_run.summary.update({f"final/base_{k}": v for k, v in base_metrics.items()})
@@ -180,6 +192,7 @@ def train_embedder(
         generators=sorted({p["generator"] for p in synthetic}) or ["none"], n_negatives=n_neg,
         n_val=len(evaluator.queries), seconds=seconds, device=device,
         base_resolved=resolve(rc.base_model, base_dir),
+        is_main_process=trainer.is_world_process_zero(), world_size=distributed.world_size(),
     )  # fmt: skip
 
 
