@@ -23,6 +23,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/pip install -e ".[dev]"
 	@touch $@
 
+# The scale extra (Ray Data, Qdrant client) only for the tests that exercise them: `make repro`
+# stays lean.
+$(VENV)/.scale-installed: $(VENV)/.installed
+	$(BIN)/pip install -e ".[dev,scale]"
+	@touch $@
+
 install: $(VENV)/.installed  ## create .venv and install torch + pdfqa
 
 repro: install  ## run the DVC pipeline on data/ (only stages whose inputs changed)
@@ -32,7 +38,7 @@ serve: install  ## dvc repro (a no-op when up to date), then the app: prod, or t
 	$(BIN)/dvc repro
 	$(BIN)/pdfqa serve
 
-test: install  ## run the whole test suite (what CI runs)
+test: install $(VENV)/.scale-installed  ## run the whole test suite (what CI runs; adds the [scale] extra)
 	$(BIN)/pytest
 
 lint: install  ## ruff lint + format check

@@ -333,16 +333,19 @@ class AnswerGenerator:
             else f"{model_name}{' + ' + str(adapter) if adapter else ''}"
         )  # fmt: skip
 
-    def answer(self, question: str, *, k: int | None = None, mode: str = "hybrid") -> Answer:
-        return self.answer_batch([question], k=k, mode=mode)[0]
+    def answer(
+        self, question: str, *, k: int | None = None, mode: str = "hybrid", scope=None
+    ) -> Answer:
+        return self.answer_batch([question], k=k, mode=mode, scope=scope)[0]
 
     def answer_batch(
-        self, questions: Sequence[str], *, k: int | None = None, mode: str = "hybrid"
+        self, questions: Sequence[str], *, k: int | None = None, mode: str = "hybrid", scope=None
     ) -> list[Answer]:
         """Answers in order; latency_ms is this batch's wall time divided by its size. ``k``
-        chunks (default ``context_chunks``) are retrieved with ``mode`` (hybrid|dense|bm25)."""
+        chunks (default ``context_chunks``) are retrieved with ``mode`` (hybrid|dense|bm25),
+        from the documents/pages a ``retrieval.Scope`` admits (None: all)."""
         start = time.perf_counter()
-        retrieved = [self._retrieve(q, k, mode) for q in questions]
+        retrieved = [self._retrieve(q, k, mode, scope) for q in questions]
         if isinstance(self.backend, ExtractiveBackend):
             drafts = self.backend.answer_batch(questions, [hits for hits, _ in retrieved])
             used = [hits for hits, _ in retrieved]
@@ -359,18 +362,18 @@ class AnswerGenerator:
         return [self._finish(q, d, hits, signals, per_question_ms)
                 for q, d, hits, (_, signals) in zip(questions, drafts, used, retrieved, strict=True)]  # fmt: skip
 
-    def stream(self, question: str, *, k: int | None = None, mode: str = "hybrid"):
+    def stream(self, question: str, *, k: int | None = None, mode: str = "hybrid", scope=None):
         """Yields the growing text while a generative backend writes, then the final Answer
         (abstention decided, citations attached). Extractive answers come in one piece."""
         if not isinstance(self.backend, HuggingFaceBackend):
-            yield self.answer(question, k=k, mode=mode)
+            yield self.answer(question, k=k, mode=mode, scope=scope)
             return
         import threading
 
         from transformers import TextIteratorStreamer
 
         start = time.perf_counter()
-        hits, signals = self._retrieve(question, k, mode)
+        hits, signals = self._retrieve(question, k, mode, scope)
         prompt, placed = self.backend.builder.build(
             question, [h.text for h in hits], reserve=self.settings.max_new_tokens
         )
@@ -409,16 +412,19 @@ class AnswerGenerator:
         return out
 
     def _retrieve(
-        self, question: str, k: int | None = None, mode: str = "hybrid"
+        self, question: str, k: int | None = None, mode: str = "hybrid", scope=None
     ) -> tuple[list, tuple[float, float, float, float]]:
         """The ``k`` contexts and the retrieval-side signals. Coverage looks further than the
         contexts (``confidence.coverage_chunks``): an answerable question's specific word often
         sits in a passage just below them, an unanswerable one's in none."""
         k = k or self.settings.context_chunks
-        hits = self.retriever.search(
-            question, k=max(k, self.settings.confidence.coverage_chunks), mode=mode
-        )
-        dense = [s for _, s in self.retriever.dense_search(question, 2)]
+        wide = max(k, self.settings.confidence.coverage_chunks)
+        if scope is None:  # (plain calls: retrievers written before scopes keep working)
+            hits = self.retriever.search(question, k=wide, mode=mode)
+            dense = [s for _, s in self.retriever.dense_search(question, 2)]
+        else:
+            hits = self.retriever.search(question, k=wide, mode=mode, scope=scope)
+            dense = [s for _, s in self.retriever.dense_search(question, 2, scope)]
         top = dense[0] if dense else 0.0
         margin = top - dense[1] if len(dense) > 1 else top
         bm25 = self.retriever.bm25

@@ -59,7 +59,14 @@ def query_vector(query: str):
 
 
 def connect(settings: dict, directory: Path):
-    from qdrant_client import QdrantClient
+    try:
+        from qdrant_client import QdrantClient
+    except ImportError:
+        from pdfqa.errors import PdfqaError
+
+        raise PdfqaError(
+            'index.store qdrant needs qdrant-client: pip install -e ".[scale]"'
+        ) from None
 
     url = settings.get("qdrant_url") or os.environ.get("QDRANT_URL")
     if url:
