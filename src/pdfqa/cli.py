@@ -523,6 +523,20 @@ def serve(
         str | None, typer.Option(help="URL prefix when behind a reverse proxy, e.g. /pdfqa")
     ] = None,
     lang: Annotated[str | None, typer.Option(help="ko | en (default serve.lang)")] = None,
+    llm_endpoint: Annotated[
+        str | None,
+        typer.Option(
+            help="OpenAI-compatible LLM server (vLLM) that generates for the lora/base systems, "
+            "e.g. http://localhost:8000/v1 (docs/deploy.md); retrieval stays in the app"
+        ),
+    ] = None,
+    llm_lora: Annotated[
+        str, typer.Option(help="served name of the adapter (vllm --lora-modules NAME=…)")
+    ] = "pdfqa",
+    llm_base: Annotated[
+        str | None,
+        typer.Option(help="served name of the base model; unset: the base system stays local"),
+    ] = None,
     verbose: Annotated[bool, typer.Option(help="library output on the terminal too")] = False,
     params: ParamsOption = Path("params.yaml"),
 ) -> None:
@@ -540,8 +554,11 @@ def serve(
         from pdfqa.app.server import launch_kwargs, make_app, parse_auth
 
         credentials = parse_auth(auth)
+        llm = (
+            {"endpoint": llm_endpoint, "lora": llm_lora, "base": llm_base} if llm_endpoint else None
+        )
         demo, service = make_app(cfg, stage=stage, version=version, workspace=workspace, ab=ab,
-                                 lang=lang)  # fmt: skip
+                                 lang=lang, llm=llm)  # fmt: skip
     except PdfqaError as exc:
         _fail(exc)
     kwargs = launch_kwargs(cfg, host=host, port=port, auth=credentials, root_path=root_path)

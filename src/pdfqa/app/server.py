@@ -39,7 +39,7 @@ def parse_auth(value: str | None) -> tuple[str, str] | None:
 
 def make_app(cfg: Params, *, stage: str | None = "prod", version: str | None = None,
              workspace: bool = False, ab: str | None = None, lang: str | None = None,
-             repo: Path | str = "."):  # fmt: skip
+             repo: Path | str = ".", llm: dict | None = None):  # fmt: skip
     """(Blocks, Service), queued and ready to launch (tests launch it themselves). Serving a
     stage, the service follows it: every ``serve.reload_s`` it polls the registry and hot-swaps
     to a newly promoted (or rolled-back) version; live-metric alerts are checked in the
@@ -51,6 +51,7 @@ def make_app(cfg: Params, *, stage: str | None = "prod", version: str | None = N
 
     service = open_service(cfg, stage=stage, version=version, workspace=workspace, ab=ab,
                            lang=lang, repo=repo)  # fmt: skip
+    service.llm = llm  # {"endpoint", "lora", "base"}: generative arms on a vLLM server
     service.start_reloader(cfg.serve.reload_s)
     service.alerter = Alerter(cfg.alerts, service.monitor, lang or cfg.serve.lang)
     service.alerter.start(service._stop)

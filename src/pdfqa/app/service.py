@@ -153,6 +153,8 @@ class Service:
     _reload_lock: threading.Lock = field(default_factory=threading.Lock)
     follow: str | None = None  # the registry stage a running app follows (hot swap); None: pinned
     alerter: object = None  # app.alerts.Alerter, set by server.make_app
+    # generative arms answered by an OpenAI-compatible server (vLLM): {"endpoint", "lora", "base"}
+    llm: dict | None = None
 
     def __post_init__(self) -> None:
         from pdfqa.app.monitor import Monitor
@@ -205,7 +207,10 @@ class Service:
         with self._lock:
             if arm in self._engines:
                 return self._engines[arm]
-            if arm in self.systems:
+            remote = (self.llm or {}).get(arm) if arm in ("lora", "base") else None
+            if arm in self.systems and remote:
+                engine = self._remote_engine(bundle, arm, remote)
+            elif arm in self.systems:
                 engine = bundle.engine(
                     arm, base_dir=self.cfg.paths.base_models, retriever=self.retriever
                 )
@@ -220,6 +225,19 @@ class Service:
                 raise PdfqaError(f"unknown answer system {arm!r} (have {', '.join(self.arms())})")
             self._engines[arm] = engine
             return engine
+
+    def _remote_engine(self, bundle: Bundle, arm: str, model_name: str):
+        """The bundle's ``arm`` with generation on the LLM server (vLLM serving the base model
+        and the bundle's adapter as ``model_name``): same retriever, prompt and abstention gate."""
+        from pdfqa.generation.engine import AnswerGenerator, ModelType, load_calibration
+
+        gc = bundle.settings()
+        return AnswerGenerator(
+            ModelType.OPENAI_COMPATIBLE, model_name, endpoint=self.llm["endpoint"],
+            retriever=self.retriever, settings=gc, base_dir=self.cfg.paths.base_models,
+            calibration=load_calibration(bundle.path / "calibration.json", arm, gc),
+            label=f"{arm} · {bundle.version or 'workspace'} · {model_name}@LLM server",
+        )  # fmt: skip
 
     def arms(self) -> list[str]:
         """Systems of the served bundle, then registered versions (for Compare)."""
@@ -292,16 +310,20 @@ class Service:
         return question[:2000], max(1, min(int(k or self.cfg.serve.top_k), 20)), mode
 
     def ask(self, question: str, arm: str | None = None, k: int | None = None,
-            mode: str = "hybrid", session: str = "") -> AskResult:  # fmt: skip
+            mode: str = "hybrid", session: str = "", sources: list[str] | None = None) -> AskResult:  # fmt: skip
         result = None
-        for item in self.stream(question, arm, k, mode, session):
+        for item in self.stream(question, arm, k, mode, session, sources):
             result = item
         return result  # type: ignore[return-value]
 
     def stream(self, question: str, arm: str | None = None, k: int | None = None,
-               mode: str = "hybrid", session: str = ""):  # fmt: skip
-        """Yields partial answer text (generative systems), then the AskResult."""
+               mode: str = "hybrid", session: str = "", sources: list[str] | None = None):  # fmt: skip
+        """Yields partial answer text (generative systems), then the AskResult. ``sources``:
+        answer only from these documents (file names as in 문서; empty: all of them)."""
+        from pdfqa.retrieval.index import Scope
+
         question, k, mode = self._check(question, k, mode)
+        scope = Scope.of([s for s in sources or [] if s])
         with self._lock:  # one consistent view, even if a hot swap happens during the answer
             bundle, others = self.bundle, self._bundles
             arm = arm or self.arm_for_session(session) or self.require_bundle().system
@@ -310,7 +332,7 @@ class Service:
             engine.retriever.take_ms()  # reset this thread's timer
         start = time.perf_counter()
         answer = None
-        for item in engine.stream(question, k=k, mode=mode):
+        for item in engine.stream(question, k=k, mode=mode, scope=scope):
             if isinstance(item, str):
                 yield item
             else:
@@ -357,6 +379,10 @@ class Service:
         return event
 
     # -- documents and uploads -------------------------------------------------------------
+    def document_names(self) -> list[str]:
+        """Every document a question can be restricted to (ingested and uploaded)."""
+        return sorted({c["source"] for c in self.retriever.chunks} if self.retriever else set())
+
     def documents(self) -> list[list]:
         import json
 

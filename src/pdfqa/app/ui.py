@@ -146,7 +146,7 @@ def build(service: Service):
             return None
 
     # -- handlers -------------------------------------------------------------------------
-    def respond(message, history, system, top_k, mode, request: gr.Request):
+    def respond(message, history, system, top_k, mode, sources, request: gr.Request):
         history = list(history or [])
         if not (message or "").strip():
             raise gr.Error(t["empty_question"], print_exception=False)
@@ -156,7 +156,8 @@ def build(service: Service):
         session = getattr(request, "session_hash", "") or ""
         result = None
         try:
-            for item in service.stream(message, system or None, int(top_k), mode, session):
+            for item in service.stream(message, system or None, int(top_k), mode, session,
+                                       sources or None):  # fmt: skip
                 if isinstance(item, str):
                     history[-1] = {"role": "assistant", "content": item}
                     yield history, "", keep, keep, keep, keep, None
@@ -272,6 +273,8 @@ def build(service: Service):
                                 1, 10, value=cfg.serve.top_k, step=1, label=t["top_k"]
                             )
                             mode = gr.Radio(list(MODES), value="hybrid", label=t["mode"])
+                            sources = gr.Dropdown(service.document_names(), value=[], multiselect=True,
+                                                  label=t["sources"], elem_id="sources")  # fmt: skip
                         with gr.Accordion(t["send_feedback"], open=False):
                             rating = gr.Radio(
                                 [("👍", "up"), ("👎", "down")], value="down", label="👍 / 👎"
@@ -290,7 +293,7 @@ def build(service: Service):
                                          elem_id="page-image", height=520)  # fmt: skip
                         evidence = gr.HTML(elem_id="evidence")
                 outputs = [chat, badge, chips, image, evidence, question, last]
-                inputs = [question, chat, system, top_k, mode]
+                inputs = [question, chat, system, top_k, mode, sources]
                 send.click(respond, inputs, outputs, api_visibility="private", concurrency_id="ask")
                 question.submit(
                     respond, inputs, outputs, api_visibility="private", concurrency_id="ask"
@@ -311,8 +314,11 @@ def build(service: Service):
                 )
                 upload_btn = gr.Button(t["upload_button"], variant="primary")
                 upload_status = gr.Markdown(elem_id="upload-status")
-                upload_btn.click(upload, [file], [upload_status, docs], api_name="upload",
+                uploaded = upload_btn.click(upload, [file], [upload_status, docs], api_name="upload",
                                  concurrency_limit=cfg.serve.upload_concurrency, concurrency_id="upload")  # fmt: skip
+                # the new file can be chosen in 질문하기's document filter right away
+                uploaded.then(lambda: gr.update(choices=service.document_names()), None, sources,
+                              api_visibility="private")  # fmt: skip
 
             with gr.Tab(t["tab_compare"], id="compare"):
                 gr.Markdown(t["compare_hint"])
@@ -372,13 +378,19 @@ def build(service: Service):
 
         # -- API endpoints (gradio_client, scripts) -------------------------------------------
         def api_answer(
-            question: str, system: str = "", top_k: int = 0, mode: str = "hybrid"
+            question: str,
+            system: str = "",
+            top_k: int = 0,
+            mode: str = "hybrid",
+            sources: list[str] | None = None,
         ) -> dict:
-            """Answer a question; the result has the text, citations, evidence and scores."""
+            """Answer a question; the result has the text, citations, evidence and scores.
+            ``sources``: only from these documents (file names; empty: all)."""
             return _guard(
                 service,
-                lambda: service.ask(question, system or None, top_k or None, mode).to_dict(),
-            )
+                lambda: service.ask(question, system or None, top_k or None, mode, "api",
+                                    sources or None).to_dict(),
+            )  # fmt: skip
 
         def api_feedback(
             request_id: str, rating: str, correction: str = "", reason: str = "", evidence: str = ""
