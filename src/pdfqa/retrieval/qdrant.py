@@ -6,7 +6,7 @@ The sparse vectors are computed here from the same Kiwi search tokens ``pdfqa.bm
 the document side carries BM25's term-frequency part ``tf / (tf + k1·(1 − b + b·dl/avgdl))``
 and Qdrant multiplies in the IDF at query time (``Modifier.IDF``, Lucene's formula, the one bm25s
 uses), so both backends score BM25 the same way. Hybrid search is fused by the server (two
-prefetches + reciprocal-rank fusion with ``index.rrf_k``). A ``Scope`` becomes a payload filter
+prefetches + reciprocal-rank fusion with ``index.rrf_k``, scored exactly like ``index.rrf``). A ``Scope`` becomes a payload filter
 on ``source`` and the page range.
 
 Where the collection lives: ``index.qdrant_url`` (or ``$QDRANT_URL``; ``$QDRANT_API_KEY``) names a
@@ -232,11 +232,14 @@ class QdrantRetriever(Retriever):
         sparse = query_vector(query)
         if sparse.indices:
             prefetch.append(models.Prefetch(query=sparse, using=SPARSE, limit=depth, filter=where))
+        # Qdrant's RRF scores 1/(k + rank − 1) (rank from 1), ours 1/(k + rank): k + 1 gives the
+        # same scores; equal scores are then ordered by chunk position, as ``index.rrf`` does
+        k_server = int(self.settings.get("rrf_k", 60)) + 1
         result = self.client.query_points(
             self.collection, prefetch=prefetch, limit=depth, with_payload=False,
-            query=models.RrfQuery(rrf=models.Rrf(k=int(self.settings.get("rrf_k", 60)))),
+            query=models.RrfQuery(rrf=models.Rrf(k=k_server)),
         )  # fmt: skip
-        fused = self._points(result.points)
+        fused = sorted(self._points(result.points), key=lambda item: (-round(item[1], 12), item[0]))
         if self.reranker is not None:
             scores = self.reranker(query, [self.chunks[i]["text"] for i, _ in fused])
             fused = sorted(zip([i for i, _ in fused], map(float, scores), strict=True),
