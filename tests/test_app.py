@@ -334,41 +334,19 @@ def test_size_and_page_caps_and_file_route_are_enforced(server, tmp_path):
 def test_generative_arms_can_answer_from_an_llm_server(app_cfg):
     """`pdfqa serve --llm-endpoint` (vLLM in production): the app keeps retrieval, the prompt
     and the abstention gate, and only generation goes to the OpenAI-compatible server."""
-    import threading
-    from http.server import BaseHTTPRequestHandler, HTTPServer
+    from openai_stub import completions_server
 
     from pdfqa.app.service import open_service
 
-    seen = []
-
-    class Completions(BaseHTTPRequestHandler):
-        def do_POST(self):
-            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-            seen.append((self.path, body))
-            data = json.dumps({"choices": [{"index": 0, "finish_reason": "stop",
-                                            "text": " 개발이 중단된 패키지입니다.",
-                                            "logprobs": {"token_logprobs": [-0.1, -0.2]}}]}).encode()  # fmt: skip
-            self.send_response(200)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
-
-        def log_message(self, *args):
-            pass
-
-    http = HTTPServer(("127.0.0.1", 0), Completions)
-    threading.Thread(target=http.serve_forever, daemon=True).start()
     service = open_service(app_cfg, workspace=True)
-    service.llm = {"endpoint": f"http://127.0.0.1:{http.server_port}/v1", "lora": "pdfqa",
-                   "base": "google/gemma-3-270m"}  # fmt: skip
-    try:
-        result = service.ask(ANSWERABLE, arm="base")
-        label = service.engine("base").model_label
-    finally:
-        http.shutdown()
-        service.close()
-    path, body = seen[-1]
+    with completions_server(" 개발이 중단된 패키지입니다.") as (url, seen):
+        service.llm = {"endpoint": url, "lora": "pdfqa", "base": "google/gemma-3-270m"}
+        try:
+            result = service.ask(ANSWERABLE, arm="base")
+            label = service.engine("base").model_label
+        finally:
+            service.close()
+    path, _, body = seen[-1]
     assert path == "/v1/completions" and body["model"] == "google/gemma-3-270m"
     assert ANSWERABLE in body["prompt"] and "다음은 문서의 내용입니다" in body["prompt"]
     assert result.evidence and result.system == "base" and "LLM server" in label

@@ -6,10 +6,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import ClassVar
 
 import pytest
 import yaml
@@ -209,43 +206,22 @@ def test_pdfqa_ask_explains_a_missing_adapter(evaluated, tmp_path):
     )
 
 
-class _CompletionsHandler(BaseHTTPRequestHandler):
-    """The part of the OpenAI API the engine uses: POST /v1/completions with logprobs."""
-
-    requests: ClassVar[list] = []
-
-    def do_POST(self):
-        body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-        type(self).requests.append((self.path, self.headers.get("Authorization"), body))
-        reply = {"object": "text_completion", "model": body["model"], "choices": [{
-            "index": 0, "finish_reason": "stop", "text": " nojosa 옵션을 주면 자동 조사 기능이 꺼집니다.\n\n질문: 다음",
-            "logprobs": {"tokens": ["a", "b"], "token_logprobs": [-0.1, -0.3]}}]}  # fmt: skip
-        data = json.dumps(reply).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        self.end_headers()
-        self.wfile.write(data)
-
-    def log_message(self, *args):
-        pass
-
-
 @pytest.mark.slow
 def test_openai_compatible_backend_over_loopback(trained_retriever):
+    from openai_stub import completions_server
+
     from pdfqa.retrieval.index import Retriever
 
-    server = HTTPServer(("127.0.0.1", 0), _CompletionsHandler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
+    with completions_server(" nojosa 옵션을 주면 자동 조사 기능이 꺼집니다.\n\n질문: 다음") as (
+        url,
+        seen,
+    ):
         retriever = Retriever.from_dir(trained_retriever.paths.index)
         engine = AnswerGenerator(ModelType.OPENAI_COMPATIBLE, "pdfqa-lora", retriever=retriever,
                                  settings=trained_retriever.generator, api_key="sk-test",
-                                 endpoint=f"http://127.0.0.1:{server.server_port}/v1")  # fmt: skip
+                                 endpoint=url)  # fmt: skip
         answer = engine.answer("자동 조사 기능을 끄는 옵션은 무엇인가요?")
-    finally:
-        server.shutdown()
-    path, auth, body = _CompletionsHandler.requests[-1]
+    path, auth, body = seen[-1]
     assert path == "/v1/completions" and auth == "Bearer sk-test"
     assert body["model"] == "pdfqa-lora" and body["temperature"] == 0 and body["max_tokens"] == 48
     assert body["prompt"].startswith("다음은 문서의 내용입니다:") and body["prompt"].endswith(

@@ -6,7 +6,8 @@ DVC runs one command per stage and never distributes anything itself. When ``par
 sees torchrun's environment (``RANK``, ``LOCAL_RANK``, ``WORLD_SIZE``), does not relaunch, and runs
 the stage's ``main`` like a single process would. The Trainers shard the batches across ranks
 and all-reduce the gradients (gloo on CPU, NCCL on GPUs); rank 0 alone writes the outputs, the
-metrics and the W&B run. A stage started by torchrun or ``accelerate launch`` directly (several
+metrics and the W&B run, scores the model before and after, and logs — the other ranks log
+warnings and one summary line each (``rank_summary``). A stage started by torchrun or ``accelerate launch`` directly (several
 nodes: ``torchrun --nnodes … --rdzv-endpoint …``) is already a worker and just runs.
 """
 
@@ -38,6 +39,16 @@ def is_main_process() -> bool:
 def is_worker() -> bool:
     """True inside a process that torchrun or accelerate started (it must not relaunch)."""
     return "LOCAL_RANK" in os.environ
+
+
+def rank_summary(logger: logging.Logger, message: str, *args) -> None:
+    """One line per rank at the end of training (the usual DDP sanity check: every rank
+    stepped); other ranks' pdfqa logging is WARNING-only, so this writes past the level."""
+    if world_size() == 1:
+        logger.info(message, *args)
+        return
+    sys.stderr.write(f"INFO [rank {rank()}/{world_size()}] {message % args}\n")
+    sys.stderr.flush()
 
 
 def ddp_backend(tc: TrainLaunchConfig) -> str | None:

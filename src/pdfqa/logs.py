@@ -16,7 +16,8 @@ def setup(level: int = logging.INFO) -> None:
         handler.setFormatter(logging.Formatter(f"%(levelname)s {rank}%(message)s"))
         handler._pdfqa = True  # type: ignore[attr-defined]
         root.addHandler(handler)
-    root.setLevel(level)
+    # under torchrun only rank 0 narrates; the other ranks report warnings and errors
+    root.setLevel(level if os.environ.get("RANK", "0") == "0" else max(level, logging.WARNING))
     root.propagate = False
 
 

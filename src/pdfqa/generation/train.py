@@ -293,8 +293,8 @@ def train_generator(
             log.info("resuming from %s", resume)
         trainer.train(resume_from_checkpoint=resume)
         seconds = time.perf_counter() - start
-        log.info("finished: %d optimizer steps on %d process(es)", trainer.state.global_step,
-                 distributed.world_size())  # fmt: skip
+        distributed.rank_summary(log, "finished: %d optimizer steps on %d process(es)",
+                                 trainer.state.global_step, distributed.world_size())  # fmt: skip
         best = trainer.state.best_metric  # the loaded best checkpoint's val loss
         tuned_loss = float(best) if best is not None else float(trainer.evaluate()["eval_loss"])
         if wandb_run is not None:

@@ -133,9 +133,11 @@ def train_embedder(
         column_prompts = {"anchor": prompts["query"], "passage": prompts["passage"]}
 
     evaluator = ir_evaluator(val, chunks, "val", prompts)
-    base_metrics = {k: float(v) for k, v in evaluator(model).items()}
-    log.info("base model on val: nDCG@10 %.4f, recall@5 %.4f", base_metrics[MAIN_METRIC],
-             base_metrics["val_cosine_recall@5"])  # fmt: skip
+    main = distributed.is_main_process()  # under torchrun, rank 0 alone scores base and tuned
+    base_metrics = {k: float(v) for k, v in evaluator(model).items()} if main else {}
+    if main:
+        log.info("base model on val: nDCG@10 %.4f, recall@5 %.4f", base_metrics[MAIN_METRIC],
+                 base_metrics["val_cosine_recall@5"])  # fmt: skip
 
     report_to = tracking.configure(wandb)
     args = SentenceTransformerTrainingArguments(
@@ -177,15 +179,16 @@ def train_embedder(
         )  # fmt: skip
         trainer.train(resume_from_checkpoint=tracking.latest_checkpoint(checkpoints))
         seconds = time.perf_counter() - start
-        log.info("finished: %d optimizer steps on %d process(es)", trainer.state.global_step,
-                 distributed.world_size())  # fmt: skip
-        tuned_metrics = {k: float(v) for k, v in evaluator(model).items()}
+        distributed.rank_summary(log, "finished: %d optimizer steps on %d process(es)",
+                                 trainer.state.global_step, distributed.world_size())  # fmt: skip
+        tuned_metrics = {k: float(v) for k, v in evaluator(model).items()} if main else {}
         if wandb_run is not None:
             wandb_run.summary.update({f"final/base_{k}": v for k, v in base_metrics.items()})
             wandb_run.summary.update({f"final/tuned_{k}": v for k, v in tuned_metrics.items()})
             wandb_run.summary["train_seconds"] = seconds
-    log.info("fine-tuned on val: nDCG@10 %.4f (base %.4f), %.0f s on %s", tuned_metrics[MAIN_METRIC],
-             base_metrics[MAIN_METRIC], seconds, device)  # fmt: skip
+    if main:
+        log.info("fine-tuned on val: nDCG@10 %.4f (base %.4f), %.0f s on %s",
+                 tuned_metrics[MAIN_METRIC], base_metrics[MAIN_METRIC], seconds, device)  # fmt: skip
     return TrainedEmbedder(
         model=model, settings=rc, base_metrics=base_metrics, tuned_metrics=tuned_metrics,
         n_pairs=len(pairs), n_synthetic=len(synthetic),
