@@ -209,3 +209,60 @@ def test_a_constant_signal_survives_the_round_trip_through_json():
     assert 0 <= restored.score(signals[0]) <= 1
     restored.scales[-1] = 0.0  # a file written before the guard
     assert 0 <= restored.score(signals[0]) <= 1
+
+
+def test_a_false_abstention_budget_sets_the_strictest_threshold_within_it():
+    from pdfqa.generation.confidence import _capped_threshold
+
+    answerable = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
+    p = answerable + [0.05, 0.15, 0.35]
+    y = [1] * 10 + [0] * 3
+    cut = _capped_threshold(p, y, 0.1)  # one answerable question in ten may fall below
+    assert 0.1 < cut < 0.2 and sum(a < cut for a in answerable) == 1
+    assert _capped_threshold(p, y, 0.05) < 0.1  # none may: below every answerable score
+    signals, labels = _gate_data(300, 3)
+    gate = fit_gate(signals, labels, resamples=200, max_false_abstention=0.05, seed=0)
+    calibration = Calibration(gate.threshold, gate_weights=gate.weights, gate_means=gate.means,
+                              gate_scales=gate.scales)  # fmt: skip
+    scores = [calibration.answerable(s) for s, ok in zip(signals, labels, strict=True) if ok]
+    assert sum(s < gate.threshold for s in scores) / len(scores) <= 0.08  # in-sample, bagged
+
+
+def test_the_gate_abstains_before_anything_is_generated():
+    """A gate on retrieval signals alone decides first: nothing is decoded for the questions it
+    abstains on. A gate that reads the draft (likelihood) needs every answer written first."""
+    from types import SimpleNamespace
+
+    from pdfqa.config import GeneratorConfig
+    from pdfqa.generation.engine import AnswerGenerator, Draft
+    from pdfqa.retrieval.index import Hit
+
+    written = []
+
+    class Backend:
+        builder = SimpleNamespace(build=lambda q, texts, reserve: (q, list(range(len(texts)))))
+
+        def generate(self, prompts):
+            written.append(list(prompts))
+            return [Draft("답은 ko.TeX입니다", 0.9) for _ in prompts]
+
+    engine = AnswerGenerator.__new__(AnswerGenerator)
+    engine.settings, engine.backend, engine.model_label = GeneratorConfig(), Backend(), "stub"
+    hits = [Hit("c1", 1.0, "답은 ko.TeX입니다", "a.pdf", 3, 3)]
+    # coverage 0.9 for the answerable question, 0.1 for the other
+    engine._retrieve = lambda q, *a, **k: (hits, (0.8, 0.1, 0.9 if "있는" in q else 0.1, 1.0))
+    coverage_gate = [0.0, 0.0, 0.0, 0.0, 10.0, 0.0, 0.0]  # bias + one weight per FEATURES
+    engine.calibration = Calibration(0.5, gate_weights=coverage_gate, gate_means=[0.5] * 6,
+                                     gate_scales=[1.0] * 6)  # fmt: skip
+    answered, abstained = engine.answer_batch(["답이 있는 질문", "답이 없는 질문"])
+    assert written == [["답이 있는 질문"]]
+    assert not answered.abstained and answered.citations == [("a.pdf", 3)]
+    assert abstained.abstained and abstained.text == engine.settings.abstain_answer
+    assert [a for a in engine.stream("답이 없는 질문")][-1].abstained and len(written) == 1
+
+    written.clear()
+    draft_gate = [0.0, 0.0, 0.0, 1.0, 10.0, 0.0, 0.0]  # also reads the likelihood
+    engine.calibration = Calibration(0.5, gate_weights=draft_gate, gate_means=[0.5] * 6,
+                                     gate_scales=[1.0] * 6)  # fmt: skip
+    engine.answer_batch(["답이 있는 질문", "답이 없는 질문"])
+    assert written == [["답이 있는 질문", "답이 없는 질문"]]

@@ -304,6 +304,10 @@ class ConfidenceConfig(_Strict):
     gate_false_abstention_cost: float = Field(
         1.0, gt=0, description="a false abstention weighs this many missed abstentions"
     )
+    gate_max_false_abstention: float | None = Field(
+        None, gt=0, lt=1, description="instead of the cost: the strictest threshold whose "
+        "cross-validated false-abstention rate stays at or below this",
+    )  # fmt: skip
 
 
 class ExtractiveConfig(_Strict):
@@ -342,6 +346,10 @@ class GeneratorConfig(_Strict):
     max_new_tokens: int = Field(64, ge=1)
     repetition_penalty: float = Field(1.15, ge=1)
     batch_size: int = Field(8, ge=1, description="questions generated together in evaluation")
+    restrict_vocabulary: bool = Field(
+        True, description="decode only words of the corpus, the prompt and the template "
+        "(the LM head is most of a CPU decoding step; see generation.engine.CorpusHead)",
+    )  # fmt: skip
     confidence: ConfidenceConfig = ConfidenceConfig()
     extractive: ExtractiveConfig = ExtractiveConfig()
 

@@ -26,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass, field
 
 FEATURES = ("top_score", "margin", "likelihood", "coverage", "abstain_prob", "corpus_coverage")
+DRAFT_FEATURES = ("likelihood", "abstain_prob")  # known only once the model has written
 LEGACY_FEATURES = FEATURES[:5]  # what a calibration.json without "features" was fitted on
 
 
@@ -126,6 +127,19 @@ class Calibration:
             return self.score(s)
         return _logistic(self.gate_weights, self.gate_means, self.gate_scales, s, self.features)
 
+    def gate_reads_draft(self) -> bool:
+        """True when the gate looks at what the model wrote (no gate: the confidence stands in
+        for it; or a gate fitted with a draft signal): then every question is generated first."""
+        if not self.gate_weights:
+            return True
+        weights = dict(zip(self.features, self.gate_weights[1:], strict=False))
+        return any(weights.get(name, 0.0) != 0.0 for name in DRAFT_FEATURES)
+
+    def gates_out(self, s: Signals) -> bool:
+        """The gate abstains on these retrieval signals before anything is generated (so a
+        question the documents do not answer costs no decoding)."""
+        return not self.gate_reads_draft() and self.answerable(s) < self.threshold
+
     def matches_features(self) -> bool:
         """False for a calibration whose weights do not fit its feature list (or names a feature
         this version does not compute)."""
@@ -208,17 +222,37 @@ def _youden_threshold(p: Sequence[float], answerable: Sequence[int], cost: float
     return float((cuts[best[0]] + cuts[best[-1]]) / 2)
 
 
+def _capped_threshold(p: Sequence[float], answerable: Sequence[int], max_false: float) -> float:
+    """The highest cut (most abstention) at which at most ``max_false`` of the answerable
+    questions fall below it: abstention recall maximised under a false-abstention budget. The
+    cut sits midway between the answerable probabilities around it."""
+    import numpy as np
+
+    p, y = np.asarray(p, dtype=float), np.asarray(answerable, dtype=int)
+    if y.min() == y.max():
+        return 0.0
+    scores = np.sort(p[y == 1])
+    allowed = int(np.floor(max_false * len(scores) + 1e-9))  # answerable questions below the cut
+    if allowed >= len(scores):
+        return float(scores[-1])
+    low = scores[allowed - 1] if allowed > 0 else min(float(p.min()), float(scores[0])) - 1e-6
+    return float((low + scores[allowed]) / 2)
+
+
 def fit_gate(signals: Sequence[Signals], answerable: Sequence[bool], *,
              features: Sequence[str] = ("top_score", "margin", "coverage"),
              l2_grid: Sequence[float] = (0.3, 1.0, 3.0, 10.0, 30.0), folds: int = 5,
-             resamples: int = 1000, false_abstention_cost: float = 1.0, seed: int = 0) -> Gate:  # fmt: skip
+             resamples: int = 1000, false_abstention_cost: float = 1.0,
+             max_false_abstention: float | None = None, seed: int = 0) -> Gate:  # fmt: skip
     """Fit the gate so that it does not swing with one document more or less.
 
     A logistic model on ``features`` (retrieval-side signals every answer system has), its L2
     strength chosen by stratified k-fold cross-validation (log loss); the threshold is chosen on
     the out-of-fold probabilities (no question judges the model it trained) by Youden's J with
-    false abstentions weighted ``false_abstention_cost`` times a missed abstention, and then bagged: it is the median of that choice over ``resamples`` bootstrap resamples
-    (scipy), whose 2.5-97.5 percentiles are reported as its CI."""
+    false abstentions weighted ``false_abstention_cost`` times a missed abstention — or, with
+    ``max_false_abstention``, as the strictest cut keeping out-of-fold false abstention within
+    that budget — and then bagged: it is the median of that choice over ``resamples`` bootstrap
+    resamples (scipy), whose 2.5-97.5 percentiles are reported as its CI."""
     import numpy as np
     from scipy import stats
 
@@ -258,6 +292,8 @@ def fit_gate(signals: Sequence[Signals], answerable: Sequence[bool], *,
             best_l2, best_loss, oof = l2, loss, p
 
     def choose(p, labels):
+        if max_false_abstention is not None:
+            return _capped_threshold(p, labels, max_false_abstention)
         return _youden_threshold(p, labels, false_abstention_cost)
 
     boot = stats.bootstrap((oof, y), choose, paired=True, vectorized=False,

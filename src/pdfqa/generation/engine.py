@@ -78,6 +78,12 @@ class Draft:
     abstain_prob: float = 0.0  # the model's probability of starting the abstention answer
 
 
+def retrieval_only(retrieval: tuple[float, float, float, float]) -> Signals:
+    """The signals known before generating: (top, margin, coverage, corpus coverage)."""
+    top, margin, coverage, in_corpus = retrieval
+    return Signals(top, margin, 0.0, coverage, 0.0, in_corpus)
+
+
 def is_abstention(text: str, abstain_answer: str) -> bool:
     from pdfqa.korean import squash
 
@@ -98,8 +104,56 @@ def cite(answer: str, hits: Sequence) -> list[int]:
     return [i for i, s in enumerate(scores) if s >= best / 2]
 
 
+class CorpusHead:
+    """The LM head restricted to the words an answer can use: every token of the corpus (up to
+    ``VOCAB_CHUNKS`` passages), of the prompt template and the abstention answer, plus whatever
+    the batch's own prompts contain (contexts, question — so an uploaded PDF's words are always
+    in). Every other word gets −inf. Gemma's 262k-word head is ~60% of a CPU decoding step;
+    over ~10k words it is ~5%, and greedy decoding never picked the others on this corpus
+    (benchmarks/decode_speed.py). Installed as the ``forward`` of the model's output layer;
+    ``allow`` sets the words for the next ``generate``."""
+
+    VOCAB_CHUNKS = 5000
+
+    def __init__(self, head, static_ids):
+        import torch
+
+        self.head, self.full = head, head.forward
+        self.vocab_size = head.weight.shape[0]
+        self.static = torch.as_tensor(sorted(set(static_ids)), dtype=torch.long)
+        self.ids = self.weight = None
+        head.forward = self
+
+    def allow(self, input_ids) -> int:
+        import torch
+
+        self.ids = torch.unique(torch.cat([self.static, input_ids.flatten().cpu()]))
+        self.ids = self.ids.to(self.head.weight.device)
+        self.weight = self.head.weight.detach()[self.ids]
+        return len(self.ids)
+
+    def __call__(self, hidden):
+        if self.ids is None:
+            return self.full(hidden)
+        out = hidden.new_full((*hidden.shape[:-1], self.vocab_size), float("-inf"))
+        out[..., self.ids] = hidden @ self.weight.T
+        return out
+
+
+def corpus_token_ids(tokenizer, texts: Sequence[str], limit: int) -> set[int]:
+    """Token ids of up to ``limit`` of ``texts`` (evenly spaced), as the model would read them."""
+    step = max(1, len(texts) // limit) if limit else 1
+    ids: set[int] = set()
+    sample = list(texts[::step])
+    for start in range(0, len(sample), 256):
+        for row in tokenizer(sample[start : start + 256], add_special_tokens=False)["input_ids"]:
+            ids.update(row)
+    return ids
+
+
 class HuggingFaceBackend:
-    def __init__(self, settings: GeneratorConfig, model_name: str, adapter: Path | None, base_dir):
+    def __init__(self, settings: GeneratorConfig, model_name: str, adapter: Path | None, base_dir,
+                 corpus: Sequence[str] = ()):  # fmt: skip
         import torch
 
         from pdfqa.models import default_device, load_causal_lm
@@ -124,6 +178,12 @@ class HuggingFaceBackend:
         self.abstain_token = tokenizer(settings.abstain_answer, add_special_tokens=False)[
             "input_ids"
         ][0]
+        self.head = None
+        if settings.restrict_vocabulary and corpus:
+            fixed = [settings.prompt_template, settings.abstain_answer, *STOP_STRINGS]
+            static = corpus_token_ids(tokenizer, [*fixed, *corpus], CorpusHead.VOCAB_CHUNKS)
+            static |= {t for t in (tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None}
+            self.head = CorpusHead(self.model.get_output_embeddings(), static)
 
     def generate(self, prompts: list[str], streamer=None) -> list[Draft]:
         """Greedy drafts; ``streamer`` (a transformers TextStreamer, one prompt only) receives
@@ -132,6 +192,8 @@ class HuggingFaceBackend:
 
         s = self.settings
         enc = self.tokenizer(prompts, return_tensors="pt", padding=True).to(self.device)
+        if self.head is not None:
+            self.head.allow(enc["input_ids"])
         with torch.no_grad():
             out = self.model.generate(
                 **enc, max_new_tokens=s.max_new_tokens, do_sample=False, streamer=streamer,
@@ -318,8 +380,9 @@ class AnswerGenerator:
         if self.model_type is ModelType.HUGGINGFACE:
             from pdfqa.models.builtins import DEFAULT_BASE_DIR
 
+            corpus = [c["text"] for c in getattr(retriever, "chunks", None) or []]
             self.backend = HuggingFaceBackend(self.settings, model_name, Path(adapter) if adapter else None,
-                                              base_dir or DEFAULT_BASE_DIR)  # fmt: skip
+                                              base_dir or DEFAULT_BASE_DIR, corpus)  # fmt: skip
         elif self.model_type is ModelType.OPENAI_COMPATIBLE:
             if not endpoint:
                 raise PdfqaError(
@@ -346,18 +409,27 @@ class AnswerGenerator:
         from the documents/pages a ``retrieval.Scope`` admits (None: all)."""
         start = time.perf_counter()
         retrieved = [self._retrieve(q, k, mode, scope) for q in questions]
-        if isinstance(self.backend, ExtractiveBackend):
-            drafts = self.backend.answer_batch(questions, [hits for hits, _ in retrieved])
-            used = [hits for hits, _ in retrieved]
-        else:
-            prompts, used = [], []
-            for q, (hits, _) in zip(questions, retrieved, strict=True):
+        # the gate decides on retrieval signals alone: what it abstains on is never generated
+        todo = [i for i, (_, r) in enumerate(retrieved)
+                if not self.calibration.gates_out(retrieval_only(r))]
+        drafts = [Draft("", 0.0, []) for _ in questions]
+        used = [hits for hits, _ in retrieved]
+        if todo and isinstance(self.backend, ExtractiveBackend):
+            written = self.backend.answer_batch([questions[i] for i in todo],
+                                                [retrieved[i][0] for i in todo])  # fmt: skip
+            for i, draft in zip(todo, written, strict=True):
+                drafts[i] = draft
+        elif todo:
+            prompts = []
+            for i in todo:
+                hits = retrieved[i][0]
                 prompt, placed = self.backend.builder.build(
-                    q, [h.text for h in hits], reserve=self.settings.max_new_tokens
+                    questions[i], [h.text for h in hits], reserve=self.settings.max_new_tokens
                 )
                 prompts.append(prompt)
-                used.append([hits[i] for i in placed])
-            drafts = self.backend.generate(prompts)
+                used[i] = [hits[j] for j in placed]
+            for i, draft in zip(todo, self.backend.generate(prompts), strict=True):
+                drafts[i] = draft
         per_question_ms = (time.perf_counter() - start) * 1000 / max(1, len(questions))
         return [self._finish(q, d, hits, signals, per_question_ms)
                 for q, d, hits, (_, signals) in zip(questions, drafts, used, retrieved, strict=True)]  # fmt: skip
@@ -374,6 +446,10 @@ class AnswerGenerator:
 
         start = time.perf_counter()
         hits, signals = self._retrieve(question, k, mode, scope)
+        if self.calibration.gates_out(retrieval_only(signals)):
+            yield self._finish(question, Draft("", 0.0, []), hits, signals,
+                               (time.perf_counter() - start) * 1000)  # fmt: skip
+            return
         prompt, placed = self.backend.builder.build(
             question, [h.text for h in hits], reserve=self.settings.max_new_tokens
         )
@@ -407,8 +483,7 @@ class AnswerGenerator:
         question: what the abstention gate is fitted on, without generating anything."""
         out = []
         for question in questions:
-            _, (top, margin, coverage, in_corpus) = self._retrieve(question)
-            out.append(Signals(top, margin, 0.0, coverage, 0.0, in_corpus))
+            out.append(retrieval_only(self._retrieve(question)[1]))
         return out
 
     def _retrieve(

@@ -122,6 +122,7 @@ def fit_shared_gate(gate_records: list[dict], retriever, cfg) -> Gate | None:
     signals = engine.retrieval_signals([r["question"] for r in gate_records])
     gate = fit_gate(signals, labels, features=cc.gate_features, folds=cc.gate_folds,
                     resamples=cc.gate_resamples, false_abstention_cost=cc.gate_false_abstention_cost,
+                    max_false_abstention=cc.gate_max_false_abstention,
                     seed=cfg.seed)  # fmt: skip
     log.info("abstention gate on %d questions (%d unanswerable): threshold %.3f [%.3f, %.3f], L2 %g",
              gate.n, gate.n_unanswerable, gate.threshold, *gate.threshold_ci, gate.l2)  # fmt: skip
@@ -132,22 +133,38 @@ def gate_records(train: list[dict], val: list[dict], cfg) -> list[dict]:
     return val if cfg.generator.confidence.gate_data == "val" else train + val
 
 
-def calibrate(val: list[dict], raw_answers: list, settings: GeneratorConfig,
-              gate: Gate | None) -> Calibration:  # fmt: skip
-    """Fit the confidence shown with an answer (target: answerable and correct) on val and
-    attach the shared abstention gate (``fit_shared_gate``)."""
-    from pdfqa.generation.confidence import Calibration, fit_logistic
+def gate_only(gate: Gate | None, settings: GeneratorConfig) -> Calibration:
+    """A calibration holding just the shared gate: answering with it, the engine never
+    generates for a question the gate abstains on (no gate: threshold 0, everything answered)."""
+    from pdfqa.generation.confidence import Calibration
 
-    rows = score(val, raw_answers)
-    signals = [a.signals for a in raw_answers]
     calibration = Calibration(0.0, settings.confidence.retrieval_weight)
-    correct = [int(r["answerable"] and r["correct"]) for r in rows]
-    if 0 < sum(correct) < len(correct):  # else nothing to separate: keep the blend
-        calibration.weights, calibration.means, calibration.scales = fit_logistic(signals, correct)
     if gate is not None:
         calibration.gate_weights, calibration.gate_means = list(gate.weights), list(gate.means)
         calibration.gate_scales, calibration.threshold = list(gate.scales), gate.threshold
         calibration.threshold_ci = list(gate.threshold_ci)
+    return calibration
+
+
+def passed_gate(answers: list, calibration: Calibration) -> list[bool]:
+    """Which answers the gate let the model write (the others were never generated)."""
+    return [a.answerable_score >= calibration.threshold for a in answers]
+
+
+def calibrate(val: list[dict], raw_answers: list, settings: GeneratorConfig,
+              gate: Gate | None) -> Calibration:  # fmt: skip
+    """Fit the confidence shown with an answer (target: answerable and correct) on the val
+    questions the shared abstention gate (``fit_shared_gate``) lets through — the only ones
+    that are answered, so the only ones a confidence is shown for — and attach the gate."""
+    from pdfqa.generation.confidence import fit_logistic
+
+    calibration = gate_only(gate, settings)
+    rows = score(val, raw_answers)
+    kept = [i for i, ok in enumerate(passed_gate(raw_answers, calibration)) if ok]
+    signals = [raw_answers[i].signals for i in kept]
+    correct = [int(rows[i]["answerable"] and rows[i]["correct"]) for i in kept]
+    if 0 < sum(correct) < len(correct):  # else nothing to separate: keep the blend
+        calibration.weights, calibration.means, calibration.scales = fit_logistic(signals, correct)
     return calibration
 
 
@@ -186,7 +203,7 @@ def evaluate_generation(
     """Answer val and test with every system in ``eval_generation.systems``, fit the shared
     abstention gate on train + val and each system's confidence on val, score test; LoRA − base
     gets paired-bootstrap CIs."""
-    from pdfqa.generation.confidence import Calibration, reliability_table
+    from pdfqa.generation.confidence import reliability_table
     from pdfqa.generation.engine import engine_for
     from pdfqa.generation.report import render_report
     from pdfqa.stats import paired_bootstrap
@@ -195,7 +212,8 @@ def evaluate_generation(
     results, calibrations, per_question, samples, val_results = {}, {}, {}, {}, {}
     gate = fit_shared_gate(gate_records(train or [], val, cfg), retriever, cfg)
     for system in ec.systems:
-        engine = engine_for(system, cfg, retriever, calibration=Calibration(threshold=0.0))
+        # the gate is known before anything is generated: questions it abstains on cost nothing
+        engine = engine_for(system, cfg, retriever, calibration=gate_only(gate, gc))
         raw_val = answer_all(engine, val, gc.batch_size, f"{system} val")
         raw_test = answer_all(engine, test, gc.batch_size, f"{system} test")
         latencies = [engine.answer(r["question"]).latency_ms for r in test[: ec.latency_samples]]
@@ -208,16 +226,17 @@ def evaluate_generation(
         for row, record in zip(rows, test, strict=True):
             row["reference"] = record["answer"]
         metrics = summarise(rows, answers, ec.weights, latencies)
-        no_threshold = score(test, raw_test)
-        answerable_rows = [r for r in no_threshold if r["answerable"]]
-        metrics["answerable_accuracy_without_threshold"] = round(
+        passed = passed_gate(raw_test, calibration)
+        written = [r for r, ok in zip(score(test, raw_test), passed, strict=True) if ok]
+        answerable_rows = [r for r in written if r["answerable"]]
+        metrics["accuracy_when_answered"] = round(
             sum(r["correct"] for r in answerable_rows) / max(1, len(answerable_rows)), 4
         )
-        # the confidence's own target, as fitted: the model's answer is correct (never, when the
-        # documents hold no answer), whether or not the gate then abstains
+        # the confidence's own target, as fitted: the written answer is correct (never, when the
+        # documents hold no answer) — on the questions the gate let through
         table, ece = reliability_table(
-            [r["confidence"] for r in rows],
-            [r["answerable"] and r["correct"] for r in no_threshold],
+            [r["confidence"] for r, ok in zip(rows, passed, strict=True) if ok],
+            [r["answerable"] and r["correct"] for r in written],
         )
         metrics["calibration_ece"] = ece
         results[system] = metrics

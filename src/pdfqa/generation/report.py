@@ -9,7 +9,7 @@ import random
 def render_report(results, deltas, test, samples, ec, calibrations) -> str:
     systems = ec.systems
     keys = ["overall_system_score", "rouge_l", "token_f1", "span_hit", "bleu", "corpus_bleu", "faithfulness",
-            "answerable_accuracy", "answerable_accuracy_without_threshold", "abstention_precision",
+            "answerable_accuracy", "accuracy_when_answered", "abstention_precision",
             "abstention_recall", "calibration_ece", "latency_p50_ms", "latency_p95_ms"]  # fmt: skip
     n_unans = sum(not r["answerable"] for r in test)
     lines = [

@@ -167,12 +167,11 @@ def answer_summary(rows: list[dict]) -> dict:
 def fitted_engine(retriever, fold: Fold, cfg):
     """The served (extractive) engine, its gate and confidence fitted on the other documents'
     questions exactly as eval_generation fits them."""
-    from pdfqa.generation.confidence import Calibration
     from pdfqa.generation.engine import engine_for
-    from pdfqa.generation.evaluate import calibrate, fit_shared_gate, gate_records
+    from pdfqa.generation.evaluate import calibrate, fit_shared_gate, gate_only, gate_records
 
     gate = fit_shared_gate(gate_records(fold.train, fold.val, cfg), retriever, cfg)
-    engine = engine_for("extractive", cfg, retriever, calibration=Calibration(threshold=0.0))
+    engine = engine_for("extractive", cfg, retriever, calibration=gate_only(gate, cfg.generator))
     raw = engine.answer_batch([r["question"] for r in fold.val])
     engine.calibration = calibrate(fold.val, raw, cfg.generator, gate)
     return engine

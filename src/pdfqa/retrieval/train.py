@@ -181,7 +181,8 @@ def train_embedder(
         seconds = time.perf_counter() - start
         distributed.rank_summary(log, "finished: %d optimizer steps on %d process(es)",
                                  trainer.state.global_step, distributed.world_size())  # fmt: skip
-        tuned_metrics = {k: float(v) for k, v in evaluator(model).items()} if main else {}
+        tuned_metrics = (best_eval(trainer.state) or {k: float(v) for k, v in evaluator(model).items()}
+                         if main else {})  # fmt: skip
         if wandb_run is not None:
             wandb_run.summary.update({f"final/base_{k}": v for k, v in base_metrics.items()})
             wandb_run.summary.update({f"final/tuned_{k}": v for k, v in tuned_metrics.items()})
@@ -197,6 +198,17 @@ def train_embedder(
         base_resolved=resolve(rc.base_model, base_dir),
         is_main_process=trainer.is_world_process_zero(), world_size=distributed.world_size(),
     )  # fmt: skip
+
+
+def best_eval(state) -> dict[str, float]:
+    """The evaluator's metrics at the checkpoint ``load_best_model_at_end`` restored, from the
+    trainer's log: scoring the restored model again would encode the whole corpus once more for
+    the same numbers. Empty when the log has no such evaluation (a resumed, finished run)."""
+    for entry in state.log_history:
+        if entry.get("step") == state.best_global_step and f"eval_{MAIN_METRIC}" in entry:
+            return {k[len("eval_"):]: float(v) for k, v in entry.items()
+                    if k.startswith("eval_val_")}  # fmt: skip
+    return {}
 
 
 def ir_evaluator(records: list[dict], chunks: list[dict], name: str, prompts: dict):
