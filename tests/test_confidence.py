@@ -215,7 +215,7 @@ def test_a_false_abstention_budget_sets_the_strictest_threshold_within_it():
     from pdfqa.generation.confidence import _capped_threshold
 
     answerable = [0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95]
-    p = answerable + [0.05, 0.15, 0.35]
+    p = [*answerable, 0.05, 0.15, 0.35]
     y = [1] * 10 + [0] * 3
     cut = _capped_threshold(p, y, 0.1)  # one answerable question in ten may fall below
     assert 0.1 < cut < 0.2 and sum(a < cut for a in answerable) == 1

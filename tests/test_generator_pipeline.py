@@ -29,7 +29,8 @@ def generator_run(trained_retriever, tiny_gemma, tmp_path_factory):
             "train_generator_metrics": out / "metrics" / "train_generator.json",
             "calibration": out / "calibration.json", "generation_metrics": out / "metrics" / "generation.json",
             "per_question_generation": out / "metrics" / "per_question" / "generation.jsonl",
-            "generation_report": out / "reports" / "generation.md"}),
+            "generation_report": out / "reports" / "generation.md",
+            "bundle": out / "bundle"}),  # never the checkout's own models/bundle
         "wandb": trained_retriever.wandb.model_copy(update={"dir": out / "wandb"}),
         "eval_generation": trained_retriever.eval_generation.model_copy(update={"bootstrap": 200, "latency_samples": 3}),
     })  # fmt: skip

@@ -84,3 +84,34 @@ def test_qlora_nf4_step_on_cpu(tiny_gemma):
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA GPU")
 def test_qlora_nf4_step_on_cuda(tiny_gemma):
     _check_qlora(tiny_gemma, "cuda")
+
+
+def test_the_corpus_head_scores_exactly_the_allowed_words_and_decodes_only_them(tiny_gemma):
+    """CorpusHead: the LM head over the corpus's + prompt's words gives those words the full
+    head's logits and every other word −inf, so greedy decoding picks among them only."""
+    from pdfqa.generation.engine import HuggingFaceBackend
+
+    corpus = ["자동 조사 기능은 nojosa 옵션으로 끈다.", "ko.TeX은 한글 조판 패키지입니다."]
+    settings = GeneratorConfig(base_model=str(tiny_gemma), max_new_tokens=8)
+    backend = HuggingFaceBackend(settings, str(tiny_gemma), None, tiny_gemma.parent, corpus)
+    head, output = backend.head, backend.model.get_output_embeddings()
+    prompt = render_prompt(settings.prompt_template, corpus[0], "끄는 방법은?")
+    enc = backend.tokenizer([prompt], return_tensors="pt")
+    n_allowed = head.allow(enc["input_ids"])
+    assert 0 < n_allowed < output.weight.shape[0] // 10
+    assert set(enc["input_ids"][0].tolist()) <= set(head.ids.tolist())
+    hidden = torch.randn(1, 3, output.weight.shape[1])
+    with torch.no_grad():
+        restricted, full = output(hidden), head.full(hidden)
+    outside = torch.ones(full.shape[-1], dtype=torch.bool)
+    outside[head.ids] = False
+    assert torch.allclose(restricted[..., head.ids], full[..., head.ids], atol=1e-5)
+    assert torch.isneginf(restricted[..., outside]).all()
+    with torch.no_grad():
+        out = backend.model.generate(**enc, max_new_tokens=8, do_sample=False,
+                                     pad_token_id=backend.tokenizer.pad_token_id)  # fmt: skip
+    assert set(out[0, enc["input_ids"].shape[1] :].tolist()) <= set(head.ids.tolist())
+    assert backend.generate([prompt])[0].likelihood > 0
+
+    plain = GeneratorConfig(base_model=str(tiny_gemma), restrict_vocabulary=False)
+    assert HuggingFaceBackend(plain, str(tiny_gemma), None, tiny_gemma.parent, corpus).head is None

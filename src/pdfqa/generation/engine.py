@@ -410,8 +410,11 @@ class AnswerGenerator:
         start = time.perf_counter()
         retrieved = [self._retrieve(q, k, mode, scope) for q in questions]
         # the gate decides on retrieval signals alone: what it abstains on is never generated
-        todo = [i for i, (_, r) in enumerate(retrieved)
-                if not self.calibration.gates_out(retrieval_only(r))]
+        todo = [
+            i
+            for i, (_, r) in enumerate(retrieved)
+            if not self.calibration.gates_out(retrieval_only(r))
+        ]
         drafts = [Draft("", 0.0, []) for _ in questions]
         used = [hits for hits, _ in retrieved]
         if todo and isinstance(self.backend, ExtractiveBackend):
