@@ -224,7 +224,8 @@ def test_openai_compatible_backend_over_loopback(trained_retriever):
         answer = engine.answer("자동 조사 기능을 끄는 옵션은 무엇인가요?")
     path, auth, body = seen[-1]
     assert path == "/v1/completions" and auth == "Bearer sk-test"
-    assert body["model"] == "pdfqa-lora" and body["temperature"] == 0 and body["max_tokens"] == 48
+    assert body["model"] == "pdfqa-lora" and body["temperature"] == 0
+        and body["max_tokens"] == trained_retriever.generator.max_new_tokens
     assert body["prompt"].startswith("다음은 문서의 내용입니다:") and body["prompt"].endswith(
         "답변: "
     )
