@@ -225,7 +225,7 @@ def test_openai_compatible_backend_over_loopback(trained_retriever):
     path, auth, body = seen[-1]
     assert path == "/v1/completions" and auth == "Bearer sk-test"
     assert body["model"] == "pdfqa-lora" and body["temperature"] == 0
-        and body["max_tokens"] == trained_retriever.generator.max_new_tokens
+    assert body["max_tokens"] == trained_retriever.generator.max_new_tokens
     assert body["prompt"].startswith("다음은 문서의 내용입니다:") and body["prompt"].endswith(
         "답변: "
     )
