@@ -109,9 +109,10 @@ class CorpusHead:
     ``VOCAB_CHUNKS`` passages), of the prompt template and the abstention answer, plus whatever
     the batch's own prompts contain (contexts, question — so an uploaded PDF's words are always
     in). Every other word gets −inf. Gemma's 262k-word head is ~60% of a CPU decoding step;
-    over ~10k words it is ~5%, and greedy decoding never picked the others on this corpus
-    (benchmarks/decode_speed.py). Installed as the ``forward`` of the model's output layer;
-    ``allow`` sets the words for the next ``generate``."""
+    over a few thousand words it is a few percent. Greedy decoding then spells words as the
+    documents do (some base-model answers change, e.g. ``ko.Tex`` → ``ko.TEX``;
+    benchmarks/decode_speed.py shows how many). Installed as the ``forward`` of the model's
+    output layer; ``allow`` sets the words for the next ``generate``."""
 
     VOCAB_CHUNKS = 5000
 
@@ -141,10 +142,9 @@ class CorpusHead:
 
 
 def corpus_token_ids(tokenizer, texts: Sequence[str], limit: int) -> set[int]:
-    """Token ids of up to ``limit`` of ``texts`` (evenly spaced), as the model would read them."""
-    step = max(1, len(texts) // limit) if limit else 1
+    """Token ids of at most ``limit`` of ``texts`` (evenly spaced), as the model reads them."""
+    sample = list(texts[:: max(1, -(-len(texts) // limit))])
     ids: set[int] = set()
-    sample = list(texts[::step])
     for start in range(0, len(sample), 256):
         for row in tokenizer(sample[start : start + 256], add_special_tokens=False)["input_ids"]:
             ids.update(row)
@@ -181,7 +181,8 @@ class HuggingFaceBackend:
         self.head = None
         if settings.restrict_vocabulary and corpus:
             fixed = [settings.prompt_template, settings.abstain_answer, *STOP_STRINGS]
-            static = corpus_token_ids(tokenizer, [*fixed, *corpus], CorpusHead.VOCAB_CHUNKS)
+            static = corpus_token_ids(tokenizer, fixed, len(fixed))  # never sampled away
+            static |= corpus_token_ids(tokenizer, corpus, CorpusHead.VOCAB_CHUNKS)
             static |= {t for t in (tokenizer.eos_token_id, tokenizer.pad_token_id) if t is not None}
             self.head = CorpusHead(self.model.get_output_embeddings(), static)
 
@@ -417,11 +418,10 @@ class AnswerGenerator:
         ]
         drafts = [Draft("", 0.0, []) for _ in questions]
         used = [hits for hits, _ in retrieved]
+        written: list[Draft] = []
         if todo and isinstance(self.backend, ExtractiveBackend):
             written = self.backend.answer_batch([questions[i] for i in todo],
                                                 [retrieved[i][0] for i in todo])  # fmt: skip
-            for i, draft in zip(todo, written, strict=True):
-                drafts[i] = draft
         elif todo:
             prompts = []
             for i in todo:
@@ -431,8 +431,9 @@ class AnswerGenerator:
                 )
                 prompts.append(prompt)
                 used[i] = [hits[j] for j in placed]
-            for i, draft in zip(todo, self.backend.generate(prompts), strict=True):
-                drafts[i] = draft
+            written = self.backend.generate(prompts)
+        for i, draft in zip(todo, written, strict=True):
+            drafts[i] = draft
         per_question_ms = (time.perf_counter() - start) * 1000 / max(1, len(questions))
         return [self._finish(q, d, hits, signals, per_question_ms)
                 for q, d, hits, (_, signals) in zip(questions, drafts, used, retrieved, strict=True)]  # fmt: skip
@@ -484,10 +485,7 @@ class AnswerGenerator:
     def retrieval_signals(self, questions: Sequence[str]) -> list[Signals]:
         """The answer-independent signals (top_score, margin, coverage, corpus_coverage) of each
         question: what the abstention gate is fitted on, without generating anything."""
-        out = []
-        for question in questions:
-            out.append(retrieval_only(self._retrieve(question)[1]))
-        return out
+        return [retrieval_only(self._retrieve(question)[1]) for question in questions]
 
     def _retrieve(
         self, question: str, k: int | None = None, mode: str = "hybrid", scope=None
