@@ -198,6 +198,7 @@ def test_ctrl_c_during_a_run_leaves_no_half_output(toy):
     assert not leftovers, leftovers
     status = subprocess.run([str(BIN / "dvc"), "status", "--json"], cwd=repo, env=env,
                             capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert status.returncode == 0, status.stderr
     stale = {k: v for k, v in json.loads(status.stdout).items() if v != ["always changed"]}
     assert stale, "the interrupted run cannot have finished everything"
     # a stage DVC stopped before it recorded it in dvc.lock: its outputs are deleted, or (when it

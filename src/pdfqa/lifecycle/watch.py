@@ -124,6 +124,21 @@ def _first_error(output: str) -> str:
     return (errors[0] if errors else lines[-1] if lines else "no output")[:500]
 
 
+def _wait_group_gone(pgid: int, timeout: float) -> None:
+    """Until no process of the group is left (a stage's ``python -m stages.…`` still writing or
+    holding DVC's lock when ``dvc repro`` itself has exited); raises TimeoutExpired after
+    ``timeout`` seconds so the caller escalates to the next signal."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            os.killpg(pgid, 0)
+        except (ProcessLookupError, PermissionError):
+            return
+        if time.monotonic() > deadline:
+            raise subprocess.TimeoutExpired(f"process group {pgid}", timeout)
+        time.sleep(0.05)
+
+
 class Runner:
     """``dvc repro`` as a child in its own process group, so an interrupt reaches it exactly
     once, from us."""
@@ -188,6 +203,7 @@ class Runner:
                 return
             try:
                 proc.communicate(timeout=wait)  # drains its output, so it can never block on us
+                _wait_group_gone(proc.pid, wait)  # the stage it ran may outlive DVC by a moment
                 return
             except subprocess.TimeoutExpired:
                 log.warning("dvc repro did not stop after %s; sending the next signal", sig.name)
