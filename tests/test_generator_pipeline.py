@@ -125,6 +125,12 @@ def test_eval_generation_compares_three_systems(evaluated):
     assert low <= gate["threshold"] <= high
     assert len({c["threshold"] for c in calibration.values()}) == 1
     assert calibration["lora"]["gate_weights"] == calibration["extractive"]["gate_weights"]
+    # base is test-only (params: eval_generation.test_only): compared on test, never answers val,
+    # so it can never be chosen to serve and keeps the params' confidence blend
+    assert evaluated.eval_generation.test_only == ["base"]
+    assert set(metrics["val"]) == {"lora", "extractive"}
+    assert calibration["base"]["gate_weights"] == calibration["lora"]["gate_weights"]
+    assert calibration["base"]["weights"] == []
     report = evaluated.paths.generation_report.read_text()
     assert report.count("- reference:") == 10 and "| overall_system_score |" in report
     assert "Confidence calibration" in report and 'tokenize="char"' in report

@@ -63,3 +63,16 @@ def test_bytecode_does_not_change_the_hash_of_code_deps(tmp_path):
             )
     finally:
         pyc.unlink()
+
+
+def test_a_test_only_system_must_be_evaluated_and_one_must_answer_val():
+    import pytest
+    from pydantic import ValidationError
+
+    from pdfqa.config import EvalGenerationConfig
+
+    assert EvalGenerationConfig(test_only=["base"]).test_only == ["base"]
+    with pytest.raises(ValidationError, match="must name systems"):
+        EvalGenerationConfig(systems=["lora", "extractive"], test_only=["base"])
+    with pytest.raises(ValidationError, match="at least one system"):
+        EvalGenerationConfig(systems=["base"], test_only=["base"])

@@ -115,3 +115,26 @@ def test_pdfqa_search_prints_hits_with_pages(trained):
     assert len(lines) == 3 and all(" p." in line and ".pdf" in line for line in lines)
     hits = list(read_jsonl(trained.paths.index / "chunks.jsonl"))
     assert any("nojosa" in h["text"] for h in hits)
+
+
+def test_freezing_lower_layers_stops_backward_there():
+    import torch
+    from transformers import BertConfig, BertModel
+
+    from pdfqa.retrieval.train import freeze_lower_layers
+
+    torch.manual_seed(0)
+    config = BertConfig(vocab_size=50, hidden_size=16, num_hidden_layers=3, num_attention_heads=2,
+                        intermediate_size=32, max_position_embeddings=16)  # fmt: skip
+    model = torch.nn.Sequential(BertModel(config, add_pooling_layer=False))
+    frozen = freeze_lower_layers(model, 2)
+    bert = model[0]
+    expected = sum(
+        p.numel() for m in (bert.embeddings, *bert.encoder.layer[:2]) for p in m.parameters()
+    )
+    assert frozen == expected
+    bert(torch.tensor([[1, 2, 3, 4]])).last_hidden_state.sum().backward()
+    assert all(p.grad is None for p in bert.encoder.layer[1].parameters())
+    assert all(p.grad is not None for p in bert.encoder.layer[2].parameters())
+    with pytest.raises(ValueError, match="has 3 layers"):
+        freeze_lower_layers(model, 4)

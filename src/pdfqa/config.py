@@ -186,6 +186,9 @@ class RetrieverConfig(_Strict):
     )
     use_synthetic: bool = True
     freeze_embeddings: bool = Field(True, description="keep the token embedding matrix fixed")
+    freeze_layers: int = Field(
+        0, ge=0, description="also keep the embeddings block and this many lowest layers fixed"
+    )
     mnrl_scale: float = Field(
         100.0, gt=0, description="similarity scale (1/temperature); e5 was trained at 0.01"
     )
@@ -377,6 +380,10 @@ class GeneratorConfig(_Strict):
 
 class EvalGenerationConfig(_Strict):
     systems: list[Literal["base", "lora", "extractive"]] = ["base", "lora", "extractive"]
+    test_only: list[Literal["base", "lora", "extractive"]] = Field(
+        [],
+        description="systems compared on test but never served: no val pass, no fitted confidence",
+    )
     bootstrap: int = Field(1000, ge=100)
     latency_samples: int = Field(
         8, ge=1, description="single-question answer() calls timed per system for p50/p95"
@@ -387,6 +394,16 @@ class EvalGenerationConfig(_Strict):
          "abstention_f1": 0.15},
         description="overall_system_score = weighted mean of these metrics",
     )  # fmt: skip
+
+    @model_validator(mode="after")
+    def _test_only_are_systems(self) -> EvalGenerationConfig:
+        if set(self.test_only) - set(self.systems):
+            raise ValueError(
+                "eval_generation.test_only must name systems in eval_generation.systems"
+            )
+        if not set(self.systems) - set(self.test_only):
+            raise ValueError("eval_generation: at least one system must answer val (test_only)")
+        return self
 
 
 class BundleConfig(_Strict):

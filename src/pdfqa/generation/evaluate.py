@@ -200,9 +200,9 @@ def per_question_row(system: str, row: dict, record: dict, answer) -> dict:
 def evaluate_generation(
     val: list[dict], test: list[dict], retriever, cfg: Params, train: list[dict] | None = None
 ) -> GenerationEvaluation:
-    """Answer val and test with every system in ``eval_generation.systems``, fit the shared
-    abstention gate on train + val and each system's confidence on val, score test; LoRA − base
-    gets paired-bootstrap CIs."""
+    """Answer val and test with every system in ``eval_generation.systems`` (test only for
+    ``eval_generation.test_only``), fit the shared abstention gate on train + val and each
+    served system's confidence on val, score test; LoRA − base gets paired-bootstrap CIs."""
     from pdfqa.generation.confidence import reliability_table
     from pdfqa.generation.engine import engine_for
     from pdfqa.generation.report import render_report
@@ -214,13 +214,22 @@ def evaluate_generation(
     for system in ec.systems:
         # the gate is known before anything is generated: questions it abstains on cost nothing
         engine = engine_for(system, cfg, retriever, calibration=gate_only(gate, gc))
-        raw_val = answer_all(engine, val, gc.batch_size, f"{system} val")
-        raw_test = answer_all(engine, test, gc.batch_size, f"{system} test")
-        latencies = [engine.answer(r["question"]).latency_ms for r in test[: ec.latency_samples]]
-        calibration = calibrate(val, raw_val, gc, gate)
+        # a test-only system (the untuned base: compared, never served) needs no val answers —
+        # nothing to choose it by or fit its confidence on — so it keeps the params' blend
+        served = system not in ec.test_only
+        raw_val = answer_all(engine, val, gc.batch_size, f"{system} val") if served else []
+        # latency: the first test questions are answered one at a time, as a user asks them
+        # (timed), the rest in batches — each question is answered once
+        singles = [engine.answer(r["question"]) for r in test[: ec.latency_samples]]
+        latencies = [a.latency_ms for a in singles]
+        raw_test = singles + answer_all(
+            engine, test[len(singles) :], gc.batch_size, f"{system} test"
+        )
+        calibration = calibrate(val, raw_val, gc, gate) if served else gate_only(gate, gc)
         engine.calibration = calibration
-        val_results[system] = val_summary(val, [engine.decide(a) for a in raw_val], ec.weights,
-                                          latencies)  # fmt: skip
+        if served:
+            val_results[system] = val_summary(val, [engine.decide(a) for a in raw_val],
+                                              ec.weights, latencies)  # fmt: skip
         answers = [engine.decide(a) for a in raw_test]
         rows = score(test, answers)
         for row, record in zip(rows, test, strict=True):

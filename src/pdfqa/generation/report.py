@@ -17,7 +17,9 @@ def render_report(results, deltas, test, samples, ec, calibrations) -> str:
         f"Frozen test split: {len(test)} human questions ({len(test) - n_unans} answerable, {n_unans} "
         "unanswerable). Text metrics on answerable questions; ROUGE-L, token F1 and span hit on Kiwi "
         "morphemes; BLEU with sacrebleu `tokenize=\"char\"`. Abstention threshold and confidence model "
-        "fitted on val. Latency: single-question `answer()` calls "
+        "fitted on val" + (f" ({', '.join(ec.test_only)}: answers test only, so its confidence is the "
+                           "params' blend, not fitted)" if ec.test_only else "")
+        + ". Latency: single-question `answer()` calls "
         f"(first {ec.latency_samples} test questions); weights {ec.weights}.", "",
         "| metric | " + " | ".join(systems) + " |", "|---|" + "---|" * len(systems),
     ]  # fmt: skip

@@ -111,6 +111,9 @@ def train_embedder(
     model.max_seq_length = profile.max_seq_length
     if rc.freeze_embeddings:
         log.info("froze %.0f M token-embedding parameters", freeze_word_embeddings(model) / 1e6)
+    if rc.freeze_layers:
+        log.info("froze the lowest %d transformer layers (%.1f M parameters)", rc.freeze_layers,
+                 freeze_lower_layers(model, rc.freeze_layers) / 1e6)  # fmt: skip
     prompts = {
         "query": (model.prompts or {}).get("query", ""),
         "passage": (model.prompts or {}).get("passage", ""),
@@ -263,6 +266,26 @@ def write_model_card(out_dir: Path, **fields) -> None:
     (out_dir / "README.md").write_text(
         MODEL_CARD.format(metric_rows=rows, params=params, **fields), encoding="utf-8"
     )
+
+
+def freeze_lower_layers(model, n: int) -> int:
+    """Freeze the embedding block and the lowest ``n`` encoder layers: backward then stops at
+    layer ``n`` (a CPU step costs less), and the general-purpose lower layers — what lets the
+    model read a document it never trained on — stay as pre-trained."""
+    encoder = next((m for m in model.modules() if hasattr(m, "embeddings")
+                    and hasattr(getattr(m, "encoder", None), "layer")), None)  # fmt: skip
+    if encoder is None:
+        raise ValueError("retriever.freeze_layers: the model has no BERT-style encoder layers")
+    layers = encoder.encoder.layer
+    if n > len(layers):
+        raise ValueError(f"retriever.freeze_layers is {n}, the model has {len(layers)} layers")
+    frozen = 0
+    for module in [encoder.embeddings, *layers[:n]]:
+        for parameter in module.parameters():
+            if parameter.requires_grad:
+                frozen += parameter.numel()
+            parameter.requires_grad_(False)
+    return frozen
 
 
 def freeze_word_embeddings(model) -> int:

@@ -1,0 +1,155 @@
+"""The abstention gate's trade-off on the cold-start folds: how false abstention, abstention
+recall, span hit + right page and the gate's stability (adding the held-out PDF) move with the
+gate's settings (``generator.confidence``: features, data, false-abstention cost or budget).
+
+    python benchmarks/coldstart_gate.py [--docs kotex-doc.pdf ...]
+
+Needs the fold embedders ``benchmarks/coldstart.py`` trained (models/.coldstart/, same code and
+params). Every question is answered once per fold and index (the extractive answer does not
+depend on the gate); each setting then only refits the gate on the other documents' train + val
+questions — never on the held-out document's — and re-decides who is answered. A setting is
+fitted without looking at the folds; the table is for choosing the trade-off in params.yaml, so
+read it as a curve, not as a tuned result.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+VARIANTS = {  # name → generator.confidence overrides
+    "params.yaml": {},
+    "cost 1.5": {"gate_false_abstention_cost": 1.5},
+    "cost 2": {"gate_false_abstention_cost": 2.0},
+    "cost 3": {"gate_false_abstention_cost": 3.0},
+    "budget 0.10": {"gate_max_false_abstention": 0.10},
+    "budget 0.08": {"gate_max_false_abstention": 0.08},
+    "budget 0.05": {"gate_max_false_abstention": 0.05},
+    "coverage only": {"gate_features": ["coverage", "corpus_coverage"]},
+    "val only": {"gate_data": "val"},
+}
+
+
+def answered_rows(engine, records: list[dict]) -> list[dict]:
+    """Each question answered with the gate open: its signals, and whether the answer (if it is
+    shown) holds the key phrase and cites a right page."""
+    from pdfqa.generation.metrics import answer_span, span_hit
+    from pdfqa.lifecycle.coldstart import _cited_page_ok
+
+    rows = []
+    answers = engine.answer_batch([r["question"] for r in records])
+    for record, answer in zip(records, answers, strict=True):
+        row = {"answerable": record["answerable"], "signals": answer.signals,
+               "model_abstained": answer.abstained}  # fmt: skip
+        if record["answerable"] and not answer.abstained:
+            hit = bool(
+                span_hit(answer.text, answer_span(record["answer"], record.get("evidence", "")))
+            )
+            row["hit_cited"] = hit and _cited_page_ok(answer, record)
+        rows.append(row)
+    return rows
+
+
+def decide(rows: list[dict], calibration) -> dict:
+    answerable = [r for r in rows if r["answerable"]]
+    unanswerable = [r for r in rows if not r["answerable"]]
+
+    def abstains(r) -> bool:
+        return r["model_abstained"] or calibration.answerable(r["signals"]) < calibration.threshold
+
+    return {
+        "n_fa": sum(abstains(r) for r in answerable), "n_answerable": len(answerable),
+        "n_hit": sum((not abstains(r)) and r.get("hit_cited", False) for r in answerable),
+        "n_recall": sum(abstains(r) for r in unanswerable), "n_unanswerable": len(unanswerable),
+    }  # fmt: skip
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--docs", nargs="*")
+    parser.add_argument("--cache-dir", type=Path, default=Path("models/.coldstart"))
+    parser.add_argument("--min-answerable", type=int, default=15)
+    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    args = parser.parse_args()
+    os.chdir(ROOT)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+
+    from pdfqa.config import load_params
+    from pdfqa.generation.confidence import Calibration, fit_gate
+    from pdfqa.generation.engine import engine_for
+    from pdfqa.generation.evaluate import gate_only
+    from pdfqa.jsonio import read_jsonl
+    from pdfqa.lifecycle import coldstart
+    from pdfqa.logs import setup
+    from pdfqa.models import load_sentence_transformer
+    from pdfqa.qa import load_human
+    from pdfqa.retrieval import Retriever
+
+    setup()
+    cfg = load_params(args.params)
+    chunks = list(read_jsonl(cfg.paths.chunks))
+    human = load_human(read_jsonl(cfg.paths.human_qa))
+    docs = args.docs or coldstart.eligible_documents(human, args.min_answerable)
+    settings = cfg.index.model_dump(mode="json")
+    totals: dict[str, dict] = {}
+    for doc in docs:
+        fold = coldstart.make_fold(doc, human, chunks, cfg)
+        model_dir = args.cache_dir / Path(doc).stem / coldstart._fold_key(fold, chunks, cfg)
+        if not (model_dir / "modules.json").exists():
+            raise SystemExit(f"{model_dir}: no fold embedder; run benchmarks/coldstart.py first")
+        model = load_sentence_transformer(str(model_dir))
+        indexes = {
+            "with": Retriever.build(chunks, model, str(model_dir), settings, progress=False),
+            "without": Retriever.build(
+                [c for c in chunks if c["source"] != doc],
+                model,
+                str(model_dir),
+                settings,
+                progress=False,
+            ),
+        }
+        rows, signals = {}, {}
+        for name, retriever in indexes.items():
+            engine = engine_for(
+                "extractive", cfg, retriever, calibration=Calibration(threshold=0.0)
+            )
+            rows[name, "others"] = answered_rows(engine, fold.others_test)
+            if name == "with":
+                rows[name, "doc"] = answered_rows(engine, fold.test + fold.unanswerable)
+            # the gate's training questions, answered once: every setting refits on these
+            signals[name] = engine.retrieval_signals([r["question"] for r in fold.train + fold.val])
+        labels = [bool(r["answerable"]) for r in fold.train + fold.val]
+        for variant, overrides in VARIANTS.items():
+            c = cfg.generator.confidence.model_copy(update=overrides)
+            keep = slice(len(fold.train), None) if c.gate_data == "val" else slice(None)
+            gates = {
+                name: gate_only(fit_gate(signals[name][keep], labels[keep], features=c.gate_features,
+                                         folds=c.gate_folds, resamples=c.gate_resamples,
+                                         false_abstention_cost=c.gate_false_abstention_cost,
+                                         max_false_abstention=c.gate_max_false_abstention, seed=cfg.seed),
+                                cfg.generator)
+                for name in indexes
+            }  # fmt: skip
+            held = decide(rows["with", "doc"], gates["with"])
+            before = decide(rows["without", "others"], gates["without"])
+            after = decide(rows["with", "others"], gates["with"])
+            shift = after["n_fa"] / after["n_answerable"] - before["n_fa"] / before["n_answerable"]
+            t = totals.setdefault(variant, {"n_fa": 0, "n_answerable": 0, "n_hit": 0, "n_recall": 0,
+                                            "n_unanswerable": 0, "shift": 0.0, "folds": []})  # fmt: skip
+            for k in ("n_fa", "n_answerable", "n_hit", "n_recall", "n_unanswerable"):
+                t[k] += held[k]
+            t["shift"] = max(t["shift"], abs(shift))
+            t["folds"].append(f"{held['n_hit'] / held['n_answerable']:.3f}/{held['n_fa'] / held['n_answerable']:.3f}"
+                              f" @{gates['with'].threshold:.2f}")  # fmt: skip
+        print(f"{doc}: done", flush=True)
+    print("\n| gate setting | span hit + page | false abstention | abstention recall | largest shift "
+          "| per fold (span hit + page / false abstention @ threshold) |\n|---|---|---|---|---|---|")  # fmt: skip
+    for variant, t in totals.items():
+        print(f"| {variant} | {t['n_hit'] / t['n_answerable']:.3f} | {t['n_fa'] / t['n_answerable']:.3f} "
+              f"| {t['n_recall'] / t['n_unanswerable']:.3f} | {t['shift']:.3f} | {'; '.join(t['folds'])} |")  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
