@@ -20,12 +20,18 @@ $(BIN)/python:
 $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	@$(BIN)/python -c "import torch" 2>/dev/null && echo "keeping installed torch $$($(BIN)/python -c 'import torch; print(torch.__version__)')" \
 		|| $(BIN)/pip install "$(TORCH_SPEC)"
+	$(BIN)/pip install -e .
+	@touch $@
+
+# Test and lint tools (pytest, ruff, playwright, …) only where they are used: `make repro` needs
+# none of them.
+$(VENV)/.dev-installed: $(VENV)/.installed
 	$(BIN)/pip install -e ".[dev]"
 	@touch $@
 
 # The scale extra (Ray Data, Qdrant client) only for the tests that exercise them: `make repro`
 # stays lean.
-$(VENV)/.scale-installed: $(VENV)/.installed
+$(VENV)/.scale-installed: $(VENV)/.dev-installed
 	$(BIN)/pip install -e ".[dev,scale]"
 	@touch $@
 
@@ -38,14 +44,14 @@ serve: install  ## dvc repro (a no-op when up to date), then the app: prod, or t
 	$(BIN)/dvc repro
 	$(BIN)/pdfqa serve
 
-test: install $(VENV)/.scale-installed  ## run the whole test suite (what CI runs; adds the [scale] extra)
+test: $(VENV)/.scale-installed  ## run the whole test suite (what CI runs; adds the [scale] extra)
 	$(BIN)/pytest
 
-lint: install  ## ruff lint + format check
+lint: $(VENV)/.dev-installed  ## ruff lint + format check
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-format: install  ## apply ruff fixes and formatting
+format: $(VENV)/.dev-installed  ## apply ruff fixes and formatting
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 

@@ -6,10 +6,11 @@ from pdfqa.config import Params
 
 
 def main(cfg: Params) -> None:
-    from pdfqa.models.builtins import BUILTINS, pull
+    import os
 
-    for name in BUILTINS:
-        pull(name, cfg.paths.base_models, force=True)
+    from pdfqa.models.builtins import pull_all
+
+    pull_all(cfg.paths.base_models, force=True, workers=min(2, os.cpu_count() or 1))
 
 
 if __name__ == "__main__":

@@ -7,7 +7,7 @@ import torch
 
 from pdfqa.config import GeneratorConfig
 from pdfqa.generation.prompt import pad_batch, render_prompt, tokenize_example
-from pdfqa.generation.train import answer_only_loss, load_trainable
+from pdfqa.generation.train import answer_only_loss, load_trainable, loss_subset
 
 ANSWER = "nojosa 옵션으로 끕니다."
 
@@ -74,6 +74,14 @@ def test_lora_step_trains_only_the_adapter(tiny_gemma):
     }  # …q_proj.lora_A.default.weight
     losses, changed = _train_steps(model, _batch(tokenizer, "cpu"))
     assert changed == len(trainable) and losses[-1] < losses[0]
+
+
+def test_the_val_loss_subset_is_fixed_by_the_seed_and_keeps_the_order():
+    examples = list(range(62))
+    subset = loss_subset(examples, 24, seed=42)
+    assert len(subset) == 24 and subset == sorted(subset) and len(set(subset)) == 24
+    assert loss_subset(examples, 24, seed=42) == subset != loss_subset(examples, 24, seed=7)
+    assert loss_subset(examples, None, 42) == examples == loss_subset(examples, 100, 42)
 
 
 def test_qlora_nf4_step_on_cpu(tiny_gemma):

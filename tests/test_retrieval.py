@@ -80,6 +80,27 @@ def test_reranker_hook_reorders_hybrid_results(e5):
     assert retriever.search("자동 조사를 끄는 옵션은?", k=1)[0].chunk_id == "c3"
 
 
+@pytest.mark.slow
+def test_repeated_searches_and_texts_are_answered_from_memory(e5):
+    retriever = Retriever.build(CHUNKS, e5, "local-e5", SETTINGS, progress=False)
+    first = retriever.search("자동 조사를 끄는 옵션은?", k=3)
+    calls = []
+    encode = e5.encode
+    e5.encode = lambda texts, **kw: calls.append(list(texts)) or encode(texts, **kw)
+    try:
+        assert retriever.search("자동 조사를 끄는 옵션은?", k=3) == first
+        assert calls == []  # neither encoded nor searched again
+        texts = ["nojosa 옵션", "글꼴 패키지", "nojosa 옵션"]
+        vectors = retriever.vectors(texts)
+        assert calls == [["nojosa 옵션", "글꼴 패키지"]] and vectors.shape[0] == 3
+        assert (vectors[0] == vectors[2]).all()
+        assert (retriever.vectors(["글꼴 패키지"]) == vectors[1]).all() and len(calls) == 1
+    finally:
+        e5.encode = encode
+    retriever.reranker = lambda query, texts: [1.0 if "nanumtype1" in t else 0.0 for t in texts]
+    assert retriever.search("자동 조사를 끄는 옵션은?", k=1)[0].chunk_id == "c3"  # memory cleared
+
+
 def test_missing_index_is_a_clear_error(tmp_path):
     from pdfqa.errors import PdfqaError
 

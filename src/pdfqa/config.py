@@ -275,6 +275,11 @@ class GeneratorProfile(_Strict):
         500, ge=1, description="evaluate and checkpoint every N optimizer steps"
     )
     save_total_limit: int = Field(2, ge=1)
+    eval_examples: int | None = Field(
+        None,
+        ge=1,
+        description="val loss on this many val examples (a fixed, seeded subset; None: all)",
+    )
     precision: Literal["auto", "fp32"] = Field(
         "auto",
         description="auto: bf16 mixed precision where the hardware computes bf16 natively "

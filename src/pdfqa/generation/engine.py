@@ -322,8 +322,13 @@ class ExtractiveBackend:
         opts = self.options
         cosine = [0.0] * len(candidates)
         if opts.dense_weight:
-            queries = encode_queries(self.retriever.model, list(questions))
-            passages = encode_passages(self.retriever.model, [s[j] for _, _, j, s in candidates])
+            texts = [s[j] for _, _, j, s in candidates]
+            if hasattr(self.retriever, "vectors"):  # each sentence encoded once per retriever
+                queries = self.retriever.vectors(list(questions), "query")
+                passages = self.retriever.vectors(texts, "passage")
+            else:
+                queries = encode_queries(self.retriever.model, list(questions))
+                passages = encode_passages(self.retriever.model, texts)
             cosine = [float(passages[i] @ queries[c[0]]) for i, c in enumerate(candidates)]
         wanted = []
         for question in questions:

@@ -108,3 +108,27 @@ def pull(name: str, base_dir: Path = DEFAULT_BASE_DIR, force: bool = False) -> P
     return target
 
 
+
+
+def pull_all(base_dir: Path = DEFAULT_BASE_DIR, force: bool = False, workers: int = 2) -> list[Path]:
+    """Materialise every builtin, each in its own process (``workers`` at a time): the Gemma
+    conversion is single-threaded numpy, so on 2 cores the e5 one costs no wall time beside it.
+    Each pull is atomic on its own; the first failure is raised once the others have finished."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    names = list(BUILTINS)
+    if workers <= 1 or len(names) == 1:
+        return [pull(name, base_dir, force) for name in names]
+    # spawn: a clean interpreter per model (no forked torch or logging state)
+    context = multiprocessing.get_context("spawn")
+    with ProcessPoolExecutor(min(workers, len(names)), mp_context=context) as pool:
+        futures = [pool.submit(_pull_logged, name, Path(base_dir), force) for name in names]
+    return [future.result() for future in futures]
+
+
+def _pull_logged(name: str, base_dir: Path, force: bool) -> Path:
+    from pdfqa.logs import setup
+
+    setup()  # a spawned process starts without the stage's logging
+    return pull(name, base_dir, force)

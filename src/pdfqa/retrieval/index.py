@@ -13,6 +13,8 @@ corpora ``ivf``/``ivfpq``/``hnsw`` (``benchmarks/scale.py``), IVF indexes opened
 from __future__ import annotations
 
 import json
+import threading
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -195,8 +197,24 @@ class Retriever:
         self.dense = dense
         self.bm25 = bm25
         self.settings = settings
-        self.reranker = reranker
         self.source_dir: Path | None = None  # the index directory it was loaded from
+        # the same questions are searched again and again in one process (the gate's signals,
+        # then every system's answers; the app's repeated questions): remember recent ones
+        self._vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
+        self._rankings: OrderedDict[tuple, list[tuple[int, float]]] = OrderedDict()
+        self._memo_lock = threading.Lock()
+        self.reranker = reranker
+
+    @property
+    def reranker(self) -> Callable | None:
+        return self._reranker
+
+    @reranker.setter
+    def reranker(self, value: Callable | None) -> None:
+        """A new re-ranker changes every hybrid ranking: forget the remembered ones."""
+        with self._memo_lock:
+            self._reranker = value
+            self._rankings.clear()
 
     @classmethod
     def build(
@@ -284,6 +302,31 @@ class Retriever:
         return Retriever(chunks, self.model, dense, bm25, dict(s), self.reranker)
 
     # -- searching ---------------------------------------------------------------------------
+    def vectors(self, texts: Sequence[str], kind: str = "passage") -> np.ndarray:
+        """Embeddings of ``texts`` (``kind``: query | passage), each text encoded once per
+        retriever: the extractive answerer scores the same passages' sentences for many
+        questions. Up to ``MEMO_SIZE`` recent texts are kept (thread-safe: the app's users
+        share one retriever)."""
+        if not texts:
+            return np.zeros((0, self.model.get_sentence_embedding_dimension()), "float32")
+        cache = self._vectors
+        with self._memo_lock:
+            known = {t: cache[(kind, t)] for t in texts if (kind, t) in cache}
+            for text in known:
+                cache.move_to_end((kind, text))
+        missing = [t for t in dict.fromkeys(texts) if t not in known]
+        if missing:
+            fresh = _encode(self.model, missing, kind, 32, False)
+            known.update(zip(missing, fresh, strict=True))
+            with self._memo_lock:
+                for text in missing:
+                    _remember(cache, (kind, text), known[text])
+        return np.stack([known[t] for t in texts])
+
+    def query_vector(self, query: str) -> np.ndarray:
+        """A (1, dim) array: the query's embedding (remembered, see ``vectors``)."""
+        return self.vectors([query], "query")
+
     def _admitted(self, scope: Scope | None) -> np.ndarray | None:
         if scope is None:
             return None
@@ -296,7 +339,7 @@ class Retriever:
         if ids_in is not None and not len(ids_in):
             return []
         k = min(k, len(self.chunks) if ids_in is None else len(ids_in))
-        vector = encode_queries(self.model, [query])
+        vector = self.query_vector(query)
         if ids_in is None:
             scores, ids = self.dense.search(vector, k)
         else:
@@ -315,6 +358,22 @@ class Retriever:
         return self.bm25.search(query, k, weight_mask=mask)
 
     def ranked(
+        self, query: str, k: int, mode: Mode = "hybrid", scope: Scope | None = None
+    ) -> list[tuple[int, float]]:
+        """(chunk index, score) best first; a repeated search is answered from memory (the
+        index of a ``Retriever`` never changes: ``with_chunks`` makes a new one)."""
+        key = (query, k, mode, scope)
+        with self._memo_lock:
+            found = self._rankings.get(key)
+            if found is not None:
+                self._rankings.move_to_end(key)
+        if found is None:
+            found = self._ranked(query, k, mode, scope)
+            with self._memo_lock:
+                _remember(self._rankings, key, found)
+        return list(found)
+
+    def _ranked(
         self, query: str, k: int, mode: Mode = "hybrid", scope: Scope | None = None
     ) -> list[tuple[int, float]]:
         if mode == "dense":
@@ -359,6 +418,15 @@ class Retriever:
                 )
             )
         return hits
+
+
+MEMO_SIZE = 20_000  # remembered texts (384 floats each: ~30 MB) and searches per retriever
+
+
+def _remember(cache: OrderedDict, key, value) -> None:
+    cache[key] = value
+    if len(cache) > MEMO_SIZE:
+        cache.popitem(last=False)
 
 
 def cross_encoder_reranker(model_ref: str) -> Callable[[str, list[str]], list[float]]:

@@ -26,7 +26,7 @@ from pathlib import Path
 import numpy as np
 
 from pdfqa.korean import search_tokens
-from pdfqa.retrieval.index import Mode, Retriever, Scope, encode_queries
+from pdfqa.retrieval.index import Mode, Retriever, Scope
 
 DENSE, SPARSE = "dense", "bm25"
 LOCAL_DIR = "qdrant"
@@ -205,7 +205,7 @@ class QdrantRetriever(Retriever):
         return [(int(p.id), float(p.score)) for p in points if int(p.id) < len(self.chunks)]
 
     def dense_search(self, query: str, k: int, scope: Scope | None = None):
-        vector = encode_queries(self.model, [query])[0].tolist()
+        vector = self.query_vector(query)[0].tolist()
         result = self.client.query_points(self.collection, query=vector, using=DENSE, limit=k,
                                           query_filter=_filter(scope), with_payload=False)  # fmt: skip
         return self._points(result.points)
@@ -227,7 +227,7 @@ class QdrantRetriever(Retriever):
             return self.sparse_search(query, k, scope)
         depth = max(k, int(self.settings.get("candidates", 50)))
         where = _filter(scope)
-        prefetch = [models.Prefetch(query=encode_queries(self.model, [query])[0].tolist(),
+        prefetch = [models.Prefetch(query=self.query_vector(query)[0].tolist(),
                                     using=DENSE, limit=depth, filter=where)]  # fmt: skip
         sparse = query_vector(query)
         if sparse.indices:
