@@ -10,6 +10,7 @@ float32 safetensors checkpoint that loads in seconds and generates identically.
 from __future__ import annotations
 
 import json
+from contextlib import contextmanager
 from pathlib import Path
 
 GGUF_NAME = "gemma-3-270m-q4_k_m.gguf"
@@ -56,6 +57,28 @@ def load_from_gguf(gguf: Path):
     return model.eval(), tokenizer
 
 
+@contextmanager
+def one_gguf_parse():
+    """transformers parses the GGUF three times (config, weights, tokenizer), and each parse of
+    Gemma's 262k-word vocabulary costs ~16 s on 2 cores: inside this block ``gguf.GGUFReader``
+    hands back the reader it already made for that file (read-only memory maps)."""
+    import gguf
+
+    original, readers = gguf.GGUFReader, {}
+
+    def reader(path, mode: str = "r"):
+        key = (str(path), mode)
+        if key not in readers:
+            readers[key] = original(path, mode)
+        return readers[key]
+
+    gguf.GGUFReader = reader
+    try:
+        yield
+    finally:
+        gguf.GGUFReader = original
+
+
 def materialise_gemma(out_dir: Path, gguf: Path | None = None) -> Path:
     """GGUF → float32 safetensors + tokenizer + model card in ``out_dir``."""
     import hashlib
@@ -66,7 +89,7 @@ def materialise_gemma(out_dir: Path, gguf: Path | None = None) -> Path:
     from transformers import AutoModelForCausalLM
 
     out_dir = Path(out_dir)
-    with tempfile.TemporaryDirectory() as tmp:
+    with tempfile.TemporaryDirectory() as tmp, one_gguf_parse():
         gguf = gguf or assemble_gguf(Path(tmp))
         model, tokenizer = load_from_gguf(gguf)
         config = model.config
