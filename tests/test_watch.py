@@ -217,3 +217,17 @@ def test_ctrl_c_during_a_run_leaves_no_half_output(toy):
     assert "up to date" in subprocess.run([str(BIN / "pdfqa"), "watch", "--once"], cwd=repo,
                                           env=env, capture_output=True, text=True).stdout  # fmt: skip
     os.remove(repo / "data" / "pdfs" / "another.pdf")
+
+
+def test_an_rwlock_an_interrupted_dvc_left_empty_is_removed_and_a_whole_one_kept(tmp_path):
+    from pdfqa.lifecycle.watch import _repair_rwlock
+
+    lock = tmp_path / ".dvc" / "tmp" / "rwlock"
+    lock.parent.mkdir(parents=True)
+    _repair_rwlock(tmp_path)  # no lock file: nothing to do
+    lock.write_text('{"read": {}, "write": {}}', encoding="utf-8")
+    _repair_rwlock(tmp_path)
+    assert lock.exists()
+    lock.write_text("", encoding="utf-8")  # SIGINT mid-write
+    _repair_rwlock(tmp_path)
+    assert not lock.exists()

@@ -204,6 +204,7 @@ class Runner:
             try:
                 proc.communicate(timeout=wait)  # drains its output, so it can never block on us
                 _wait_group_gone(proc.pid, wait)  # the stage it ran may outlive DVC by a moment
+                _repair_rwlock(Path(self.root))
                 return
             except subprocess.TimeoutExpired:
                 log.warning("dvc repro did not stop after %s; sending the next signal", sig.name)
@@ -430,6 +431,20 @@ class _Handler:
             self.watcher.notify("created", event.dest_path)
         else:
             self.watcher.notify(kind, event.src_path)
+
+
+def _repair_rwlock(root: Path) -> None:
+    """A SIGINT that lands while DVC rewrites ``.dvc/tmp/rwlock`` leaves it empty, and every
+    later ``dvc`` command then fails ("JSON structure is corrupted"). The interrupted run is
+    gone, so an unreadable lock file records no live lock: remove it (DVC starts a fresh one)."""
+    path = root / ".dvc" / "tmp" / "rwlock"
+    try:
+        json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return
+    except (ValueError, UnicodeDecodeError):
+        log.warning("the interrupted dvc repro left %s unreadable: removed it", path)
+        path.unlink(missing_ok=True)
 
 
 def interrupt_on_sigterm() -> None:
