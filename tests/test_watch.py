@@ -101,6 +101,7 @@ def test_events_become_runs(toy):
     repo, env = toy
     (repo / "logs" / "watch.jsonl").unlink(missing_ok=True)
     proc = _start(repo, env)
+    failure = None
     try:
         # 1. a PDF dropped in: exactly one run, ingest and everything downstream re-ran
         (repo / "data" / "pdfs" / NEW_PDF).write_bytes(
@@ -142,16 +143,23 @@ def test_events_become_runs(toy):
         holder = Repo(str(repo))
         holder.lock.lock()
         try:
+            starts = _count(repo, "start")
             (repo / "data" / "pdfs" / "broken.pdf").unlink()
-            _wait(lambda: any(r["kind"] == "start" for r in _records(repo)[-3:]), 60, "a start")
+            _wait(lambda: _count(repo, "start") > starts, 60, "a start (the deletion's event)")
             time.sleep(10)  # longer than DVC's own 3-second wait for the lock, plus its start-up
         finally:
             holder.lock.unlock()
             holder.close()
         locked = _wait(lambda: _runs(repo)[count:], 300, "the run after the lock", proc)[0]
         assert locked["status"] == "ok" and locked["lock_waits"] >= 1, locked
+    except AssertionError as exc:
+        failure = exc
     finally:
         out = _stop(proc)
+    if failure is not None:  # say what the watcher saw: its output and its last records
+        tail = "\n".join(json.dumps(r, ensure_ascii=False)[:300] for r in _records(repo)[-8:])
+        raise AssertionError(f"{failure}\n--- pdfqa watch printed:\n{out[-6000:]}\n"
+                             f"--- its last records:\n{tail}") from None  # fmt: skip
     assert proc.returncode in (0, 130), out
     assert "Traceback" not in out, out
 

@@ -17,6 +17,7 @@ Every event and every run is one line on the console and one JSON line in ``path
 
 from __future__ import annotations
 
+import contextlib
 import fnmatch
 import itertools
 import json
@@ -374,15 +375,9 @@ class Watcher:
         from watchdog.observers import Observer
 
         observer = Observer()
-        handler = _Handler(self)
         self._rewatch = False
-
-        def schedule() -> None:
-            observer.unschedule_all()
-            for folder, recursive in self.paths.watch_points():
-                observer.schedule(handler, str(folder), recursive=recursive)
-
-        schedule()
+        watches = Watches(observer, _Handler(self))
+        watches.update(self.paths.watch_points())
         observer.start()
         self._record("watching", f"watching {len(self.paths.inputs)} pipeline inputs under "
                      f"{self.root} (debounce {self.quiet_s:g} s; Ctrl-C stops)",
@@ -396,7 +391,7 @@ class Watcher:
                 self.run(batch)
                 if self._rewatch:  # dvc.yaml changed, or new outputs/inputs may exist now
                     self.paths = self._read_paths()
-                    schedule()
+                    watches.update(self.paths.watch_points())
                     self._rewatch = False
         except KeyboardInterrupt:
             code = 130
@@ -411,6 +406,46 @@ class Watcher:
             observer.stop()
             observer.join(5)
         return code
+
+
+class Watches:
+    """watchdog's watch points, kept in step with the pipeline's. New points are added before
+    old ones are dropped, and a point that did not change keeps its watch: unscheduling all
+    and scheduling again left a gap in which a file event was lost (CI lost a PDF deletion
+    that landed while the pipeline was re-read after a run). A folder that was replaced is
+    watched afresh: the old watch died with it."""
+
+    def __init__(self, observer, handler):
+        self.observer, self.handler = observer, handler
+        self.points: dict[tuple[Path, bool], tuple[object, tuple[int, int]]] = {}
+
+    def update(self, wanted: list[tuple[Path, bool]]) -> None:
+        for point in sorted(set(wanted)):
+            folder, recursive = point
+            try:
+                st = folder.stat()
+            except OSError:  # gone since watch_points looked; the next update sees its parent
+                continue
+            inode = (st.st_dev, st.st_ino)
+            if point in self.points and (self.points[point][1] != inode or self._dead(point)):
+                self._drop(point)
+            if point not in self.points:
+                watch = self.observer.schedule(self.handler, str(folder), recursive=recursive)
+                self.points[point] = (watch, inode)
+        for point in sorted(set(self.points) - set(wanted)):
+            self._drop(point)
+
+    def _dead(self, point: tuple[Path, bool]) -> bool:
+        """watchdog stops a folder's emitter when the folder itself is deleted (a new folder
+        may reuse the inode number, so the inode alone does not tell)."""
+        watch = self.points[point][0]
+        return self.observer.is_alive() and not any(
+            e.watch == watch and e.is_alive() for e in self.observer.emitters
+        )
+
+    def _drop(self, point: tuple[Path, bool]) -> None:
+        with contextlib.suppress(KeyError):  # its emitter already went with its folder
+            self.observer.unschedule(self.points.pop(point)[0])
 
 
 class _Handler:
