@@ -28,6 +28,13 @@ VARIANTS = {  # name → generator.confidence overrides
     "budget 0.08": {"gate_max_false_abstention": 0.08},
     "budget 0.05": {"gate_max_false_abstention": 0.05},
     "coverage only": {"gate_features": ["coverage", "corpus_coverage"]},
+    # the dense margin shrinks whenever a new PDF adds a near-duplicate passage: without it?
+    "no margin": {"gate_features": ["top_score", "coverage", "corpus_coverage"]},
+    "no margin, budget 0.08": {
+        "gate_features": ["top_score", "coverage", "corpus_coverage"],
+        "gate_max_false_abstention": 0.08,
+    },
+    "top score + coverage": {"gate_features": ["top_score", "coverage"]},
     "val only": {"gate_data": "val"},
 }
 
