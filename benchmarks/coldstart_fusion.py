@@ -1,6 +1,8 @@
 """A learned fusion on the cold-start folds: does re-scoring the hybrid candidates with a
 logistic model over dense, BM25 and question-coverage features rank the held-out PDF's answer
-passage higher than the weighted fusion `index.fusion` serves?
+passage higher than the weighted fusion (`index.fusion`) alone? Its variants: re-scoring every
+candidate, or re-ordering only hybrid's top ``index.learned_fusion_top`` (what the ``index``
+stage serves: ``pdfqa.retrieval.fusion``; this checks that the served path agrees).
 
     python benchmarks/coldstart_fusion.py [--docs kotex-doc.pdf ...]
     python benchmarks/coldstart_fusion.py --frozen-split   (the pipeline's embedder: val → test)
@@ -21,91 +23,41 @@ import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-FEATURES = ("dense", "dense_norm", "bm25_norm", "dense_rrf", "bm25_rrf", "coverage")
 
 
-def candidate_features(retriever, question: str, depth: int, idf) -> tuple[list[int], list[list[float]]]:  # fmt: skip
-    """Each candidate chunk of a question and its features (a chunk missing from one ranking
-    gets that ranking's floor: 0 normalised, no reciprocal rank)."""
-    from pdfqa.generation.confidence import question_coverage
+def compare(retriever, val, synthetic, test, top: int) -> dict[str, tuple[list, list]]:
+    """Plain hybrid vs the learned fusion fitted on ``val`` (and on ``val`` + ``synthetic``):
+    per test question, reciprocal rank (MRR@10) and hit@5, by system. ``retriever`` has no
+    fusion model; the served path (``use_fusion_model``) must agree with re-ordering by hand."""
+    from pdfqa.retrieval import fusion
 
-    dense = retriever.ranked(question, depth, "dense")
-    sparse = retriever.ranked(question, depth, "bm25")
-
-    def normalised(result):
-        values = [s for _, s in result]
-        low, high = (min(values), max(values)) if values else (0.0, 0.0)
-        return {d: (1.0 if high == low else (s - low) / (high - low)) for d, s in result}
-
-    dn, sn = normalised(dense), normalised(sparse)
-    draw = dict(dense)
-    drank = {d: r for r, (d, _) in enumerate(dense, 1)}
-    srank = {d: r for r, (d, _) in enumerate(sparse, 1)}
-    floor = min(draw.values()) if draw else 0.0
-    ids = sorted(set(dn) | set(sn))
-    rows = [
-        [draw.get(d, floor), dn.get(d, 0.0), sn.get(d, 0.0),
-         60.0 / (60 + drank[d]) if d in drank else 0.0,
-         60.0 / (60 + srank[d]) if d in srank else 0.0,
-         question_coverage(question, [retriever.chunks[d]["text"]], idf)]
-        for d in ids
-    ]  # fmt: skip
-    return ids, rows
-
-
-def featurise(retriever, records: list[dict], index_of: dict[str, int], depth: int) -> list:
-    """(candidate ids, feature rows, relevant ids) of each record with a known answer passage."""
-    import numpy as np
-
-    out = []
-    for r in records:
-        relevant = {index_of[c] for c in r["relevant_chunks"] if c in index_of}
-        if relevant:
-            ids, rows = candidate_features(retriever, r["question"], depth, retriever.bm25.idf)
-            out.append((ids, np.array(rows), relevant))
-    return out
-
-
-def reciprocal_rank(ranking: list[int], relevant: set[int]) -> float:
-    return next((1.0 / r for r, d in enumerate(ranking[:10], 1) if d in relevant), 0.0)
-
-
-def compare(retriever, val, synthetic, test, index_of, depth) -> dict[str, tuple[list, list]]:
-    """Served hybrid vs the learned fusion fitted on ``val`` (and on ``val`` + ``synthetic``):
-    per test question, reciprocal rank (MRR@10) and hit@5, by system."""
-    import numpy as np
-    from sklearn.linear_model import LogisticRegressionCV
-    from sklearn.preprocessing import StandardScaler
-
-    answerable_val = [r for r in val if r["answerable"] and r["relevant_chunks"]]
-    train_sets = {"val": featurise(retriever, answerable_val, index_of, depth)}
-    train_sets["val + synthetic"] = train_sets["val"] + featurise(
-        retriever, synthetic, index_of, depth
-    )
+    index_of = {c["chunk_id"]: i for i, c in enumerate(retriever.chunks)}
     asked = [r for r in test if r["answerable"] and any(c in index_of for c in r["relevant_chunks"])]  # fmt: skip
-    features = featurise(retriever, asked, index_of, depth)
-    systems = {"hybrid (served)": [[i for i, _ in retriever.ranked(r["question"], 10)]
-                                   for r in asked]}  # fmt: skip
-    for name, train in train_sets.items():
-        x = np.vstack([rows for _, rows, _ in train])
-        y = np.concatenate([[d in rel for d in ids] for ids, _, rel in train])
-        scaler = StandardScaler().fit(x)
-        clf = LogisticRegressionCV(Cs=[0.01, 0.1, 1.0, 10.0], cv=5, max_iter=2000,
-                                   scoring="neg_log_loss", use_legacy_attributes=False)  # fmt: skip
-        clf.fit(scaler.transform(x), y)
+    relevant = [{index_of[c] for c in r["relevant_chunks"] if c in index_of} for r in asked]
+    candidates = [retriever.fusion_candidates(r["question"]) for r in asked]
+    plain = [[i for i, _ in retriever.ranked(r["question"], 10)] for r in asked]
+    systems = {"hybrid (plain fusion)": plain}
+    for name, train in {"val": val, "val + synthetic": val + synthetic}.items():
+        model = fusion.fit(retriever, train, top)
         learned = [
-            dict(zip(ids, clf.decision_function(scaler.transform(rows)), strict=True))
-            for ids, rows, _ in features
+            dict(zip(ids, fusion.scores(model, rows), strict=True)) for ids, rows in candidates
         ]
-        systems[f"learned ({name})"] = [
+        systems[f"learned, all candidates ({name})"] = [
             sorted(score, key=lambda d, score=score: (-score[d], d))[:10] for score in learned
         ]
-        # the learned score only re-orders hybrid's top 5: hit@5 stays what hybrid has
-        systems[f"hybrid top 5 re-ranked ({name})"] = [
-            sorted(h[:5], key=lambda d, score=score: (-score[d], d)) + h[5:]
-            for h, score in zip(systems["hybrid (served)"], learned, strict=True)
-        ]
-    relevant = [rel for _, _, rel in features]
+        # the learned score only re-orders hybrid's top ``top``: hit@top stays what hybrid has
+        by_hand = [sorted(h[:top], key=lambda d, score=score: (-score[d], d)) + h[top:]
+                   for h, score in zip(plain, learned, strict=True)]  # fmt: skip
+        retriever.use_fusion_model(model)
+        served = [[i for i, _ in retriever.ranked(r["question"], 10)] for r in asked]
+        retriever.use_fusion_model(None)
+        if served != by_hand:
+            raise SystemExit(f"the served fusion ({name}) differs from re-ordering by hand")
+        systems[f"hybrid top {top} re-ordered ({name})"] = served
+
+    def reciprocal_rank(ranking, rel):
+        return next((1.0 / k for k, d in enumerate(ranking[:10], 1) if d in rel), 0.0)
+
     return {
         name: (
             [reciprocal_rank(r, rel) for r, rel in zip(rankings, relevant, strict=True)],
@@ -145,13 +97,11 @@ def main() -> None:
     setup()
     cfg = load_params(args.params)
     chunks = list(read_jsonl(cfg.paths.chunks))
-    index_of = {c["chunk_id"]: i for i, c in enumerate(chunks)}
     human = load_human(read_jsonl(cfg.paths.human_qa))
     docs = args.docs or coldstart.eligible_documents(human, args.min_answerable)
     if args.frozen_split:
         docs = ["frozen test split"]
     settings = cfg.index.model_dump(mode="json")
-    depth = int(settings.get("candidates", 50))
     pooled: dict[str, list[float]] = {}
     hits: dict[str, list[float]] = {}
     lines = []
@@ -170,7 +120,7 @@ def main() -> None:
             raise SystemExit(f"{model_dir}: no embedder; run dvc repro / benchmarks/coldstart.py")
         model = load_sentence_transformer(str(model_dir))
         retriever = Retriever.build(chunks, model, str(model_dir), settings, progress=False)
-        scored = compare(retriever, val, synthetic, test, index_of, depth)
+        scored = compare(retriever, val, synthetic, test, cfg.index.learned_fusion_top)
         for name, (rr, h5) in scored.items():
             pooled.setdefault(name, []).extend(rr)
             hits.setdefault(name, []).extend(h5)
@@ -179,12 +129,12 @@ def main() -> None:
 
     print("\n| fold | n | system | hit@5 | MRR@10 |\n|---|---|---|---|---|")
     print("\n".join(lines))
-    base = np.array(pooled["hybrid (served)"])
+    base = np.array(pooled["hybrid (plain fusion)"])
     for name, rr in pooled.items():
         line = (
             f"| **pooled** | {len(rr)} | {name} | {np.mean(hits[name]):.3f} | {np.mean(rr):.3f} |"
         )
-        if name != "hybrid (served)":
+        if name != "hybrid (plain fusion)":
             diff = bootstrap((np.array(rr), base), lambda a, b: np.mean(a - b), paired=True,
                              n_resamples=2000, random_state=cfg.seed).confidence_interval  # fmt: skip
             line += f" Δ MRR {np.mean(rr) - base.mean():+.3f} [{diff.low:+.3f}, {diff.high:+.3f}]"

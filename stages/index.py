@@ -1,4 +1,5 @@
-"""Stage index: chunks + fine-tuned embedder → models/index/ (FAISS dense + Korean BM25)."""
+"""Stage index: chunks + fine-tuned embedder → models/index/ (FAISS dense + Korean BM25, and
+the learned fusion fitted on the val split)."""
 
 from __future__ import annotations
 
@@ -46,6 +47,11 @@ def main(cfg: Params) -> None:
         retriever.close()  # local mode: release the collection before the directory moves
     else:
         retriever = Retriever.from_vectors(chunks, vectors, model, str(paths.embedder), settings)
+        if ic.learned_fusion:
+            from pdfqa.retrieval.fusion import fit
+
+            val = list(read_jsonl(paths.qa_split("val")))
+            retriever.use_fusion_model(fit(retriever, val, ic.learned_fusion_top))
         retriever.save(staging)
     shutil.rmtree(paths.index, ignore_errors=True)
     staging.rename(paths.index)

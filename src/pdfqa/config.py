@@ -236,6 +236,12 @@ class IndexConfig(_Strict):
     dense_weight: float = Field(0.5, ge=0, le=1)
     candidates: int = Field(50, ge=1, description="per-ranker depth fused in hybrid search")
     reranker: str | None = Field(None, description="cross-encoder model ref; null = off")
+    learned_fusion: bool = Field(
+        True, description="the index stage fits a model on val that re-orders hybrid's top results"
+    )
+    learned_fusion_top: int = Field(
+        5, ge=2, description="how many first hybrid results it re-orders"
+    )
 
 
 class EvalRetrievalConfig(_Strict):

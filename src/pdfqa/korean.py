@@ -118,6 +118,34 @@ INTERROGATIVES = frozenset(
 )
 
 
+def question_words(question: str) -> list[str]:
+    """The words a question's coverage is measured on: its content words, once each, without
+    question words."""
+    return [w for w in dict.fromkeys(content_tokens(question)) if w not in INTERROGATIVES]
+
+
+Terms = tuple[frozenset[str], str]  # a text's search tokens, and the text without spaces
+
+
+def text_terms(text: str) -> Terms:
+    """What ``covered_share`` looks words up in (computed once per passage by the retriever)."""
+    return frozenset(search_tokens(text)), squash(text).lower()
+
+
+def covered_share(words: list[str], terms: Terms, idf: Callable[[str], float]) -> float:
+    """IDF-weighted share of ``words`` present in a text: as a search token, or (longer than one
+    character) inside the space-free text, since PDF text loses word spaces and that can change
+    Kiwi's split."""
+    tokens, squashed = terms
+    weights = [idf(w) for w in words]
+    total = sum(weights)
+    found = sum(
+        x for w, x in zip(words, weights, strict=True)
+        if w in tokens or (len(w) > 1 and w in squashed)
+    )  # fmt: skip
+    return found / total if total else 0.0
+
+
 def token_counter(name: str) -> TokenCounter:
     """Texts in, token counts out (batched for Kiwi)."""
     if name == "kiwi":

@@ -51,9 +51,9 @@ def corpus_coverage(
     The cheapest sign of a question the documents cannot answer: its specific word ("HWP",
     "안드로이드") occurs nowhere. Context coverage alone misses answerable questions whose word
     sits in a passage ranked below the ones the answer is built from."""
-    from pdfqa.korean import INTERROGATIVES, content_tokens
+    from pdfqa.korean import question_words
 
-    words = [w for w in dict.fromkeys(content_tokens(question)) if w not in INTERROGATIVES]
+    words = question_words(question)
     weights = [idf(w) for w in words]
     total = sum(weights)
     return (
@@ -66,21 +66,12 @@ def question_coverage(question: str, contexts: Sequence[str], idf: Callable[[str
 
     Weighting by IDF makes the rare, specific word of a question count most: a question about
     "EPUB" whose contexts never say "EPUB" scores low however many common words match."""
-    from pdfqa.korean import INTERROGATIVES, content_tokens, search_tokens, squash
+    from pdfqa.korean import covered_share, question_words, text_terms
 
-    words = [w for w in dict.fromkeys(content_tokens(question)) if w not in INTERROGATIVES]
+    words = question_words(question)
     if not words:
         return 0.0
-    joined = "\n".join(contexts)
-    tokens, squashed = set(search_tokens(joined)), squash(joined).lower()
-
-    def present(word: str) -> bool:  # PDF text loses word spaces, which can change Kiwi's split
-        return word in tokens or (len(word) > 1 and word in squashed)
-
-    weights = [idf(w) for w in words]
-    total = sum(weights)
-    found = sum(x for w, x in zip(words, weights, strict=True) if present(w))
-    return found / total if total else 0.0
+    return covered_share(words, text_terms("\n".join(contexts)), idf)
 
 
 def _logistic(weights: Sequence[float], means, scales, s: Signals, features=FEATURES) -> float:

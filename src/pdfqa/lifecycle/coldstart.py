@@ -6,7 +6,8 @@ everything is trained as ``dvc repro`` would with D in the corpus but **none of 
 questions** — D contributes only what the pipeline generates for it (synthetic pairs) — and D's
 human questions are the test set. Reused across folds: ingest and chunks (they do not depend on
 any question). Per fold: the QA splits of the other documents, synthetic pairs, the fine-tuned
-embedder, the index, the abstention gate fitted on the other documents' val questions.
+embedder, the index and its learned fusion, the abstention gate, fitted on the other documents'
+questions.
 
 The served answer system is the extractive one (the bundle's choice on val; the LoRA generator
 is not retrained per fold: ~10 CPU minutes each and not what is served). A second measurement
@@ -177,16 +178,28 @@ def fitted_engine(retriever, fold: Fold, cfg):
     return engine
 
 
+def fold_retriever(chunks: list[dict], model, model_dir: Path, fold: Fold, cfg):
+    """The index the ``index`` stage would build for the fold: its learned fusion is fitted on
+    the other documents' val questions (none of D's)."""
+    from pdfqa.retrieval import Retriever
+    from pdfqa.retrieval.fusion import fit
+
+    settings = cfg.index.model_dump(mode="json")
+    retriever = Retriever.build(chunks, model, str(model_dir), settings, progress=False)
+    if cfg.index.learned_fusion:
+        retriever.use_fusion_model(fit(retriever, fold.val, cfg.index.learned_fusion_top))
+    return retriever
+
+
 def evaluate_fold(fold: Fold, chunks: list[dict], cfg, model_dir: Path, base_model) -> dict:
     """Retrieval (bm25 / base / finetuned / hybrid) and the served answers on D's questions,
     plus the gate-stability check on the other documents' test questions."""
     from pdfqa.models import load_sentence_transformer
-    from pdfqa.retrieval import Retriever, evaluate_retrieval
+    from pdfqa.retrieval import evaluate_retrieval
 
     start = time.process_time()
     model = load_sentence_transformer(str(model_dir))
-    settings = cfg.index.model_dump(mode="json")
-    retriever = Retriever.build(chunks, model, str(model_dir), settings, progress=False)
+    retriever = fold_retriever(chunks, model, model_dir, fold, cfg)
     ks = sorted({*cfg.eval_retrieval.ks, 1, 5, 10})
     retrieval = evaluate_retrieval(fold.test, retriever, base_model, ks, 200, cfg.seed)
     per_question = [{"fold": fold.doc, "kind": "retrieval", "system": row["system"], "id": row["id"],
@@ -202,8 +215,8 @@ def evaluate_fold(fold: Fold, chunks: list[dict], cfg, model_dir: Path, base_mod
 
     # gate stability: the same embedder, the corpus without D vs with D
     others = fold.others_test
-    without = Retriever.build([c for c in chunks if c["source"] != fold.doc], model,
-                              str(model_dir), settings, progress=False)  # fmt: skip
+    without = fold_retriever([c for c in chunks if c["source"] != fold.doc], model, model_dir,
+                             fold, cfg)  # fmt: skip
     before = answer_summary(answer_rows(fitted_engine(without, fold, cfg), others))
     after = answer_summary(answer_rows(engine, others))
     stability = {

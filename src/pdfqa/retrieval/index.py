@@ -3,7 +3,9 @@
 ``Retriever.from_dir(index_dir)`` is the one entry point later stages, the CLI and the app use.
 Hybrid search fuses the two rankings with reciprocal-rank fusion (robust to the different score
 scales) or a weighted sum of min-max-normalised scores; an optional cross-encoder re-ranks the
-fused candidates (off by default: too slow on CPU). A search can be restricted to some documents
+fused candidates (off by default: too slow on CPU); a learned model over dense, BM25 and coverage
+features, fitted on val by the ``index`` stage, re-orders the fused top 5
+(``pdfqa.retrieval.fusion``). A search can be restricted to some documents
 and pages (``Scope``). FAISS is the embedded default: exact ``flat`` for the sample, and for large
 corpora ``ivf``/``ivfpq``/``hnsw`` (``benchmarks/scale.py``), IVF indexes opened memory-mapped
 (``index.mmap``). ``index.store: qdrant`` keeps the same interface on Qdrant
@@ -21,6 +23,8 @@ from pathlib import Path
 from typing import Literal
 
 import numpy as np
+
+from pdfqa.retrieval.fusion import candidate_features, reorder
 
 Mode = Literal["dense", "bm25", "hybrid"]
 MANIFEST = "manifest.json"
@@ -203,6 +207,9 @@ class Retriever:
         self._vectors: OrderedDict[tuple[str, str], np.ndarray] = OrderedDict()
         self._rankings: OrderedDict[tuple, list[tuple[int, float]]] = OrderedDict()
         self._memo_lock = threading.Lock()
+        self._terms: dict[
+            int, tuple
+        ] = {}  # chunk index → its terms (the learned fusion's coverage)
         self.reranker = reranker
 
     @property
@@ -392,6 +399,11 @@ class Retriever:
             fused = rrf(
                 [[i for i, _ in dense], [i for i, _ in sparse]], int(self.settings.get("rrf_k", 60))
             )
+        model = self.settings.get("fusion_model")
+        if model and self.reranker is None:
+            top = [i for i, _ in fused[: int(model["top"])]]
+            fused = reorder(model, fused, candidate_features(top, dense, sparse,
+                                                             self._coverage(query)))  # fmt: skip
         if self.reranker is not None:
             candidates = fused[:depth]
             scores = self.reranker(query, [self.chunks[i]["text"] for i, _ in candidates])
@@ -400,6 +412,39 @@ class Retriever:
                 key=lambda x: -x[1],
             )
         return fused[:k]
+
+    # -- the learned fusion (pdfqa.retrieval.fusion) ---------------------------------------
+    def _coverage(self, query: str) -> Callable[[int], float]:
+        """Chunk index → IDF-weighted share of the query's content words in that chunk (each
+        chunk's terms are computed once per retriever)."""
+        from pdfqa.korean import covered_share, question_words, text_terms
+
+        words = question_words(query)
+
+        def coverage(index: int) -> float:
+            if not words:
+                return 0.0
+            terms = self._terms.get(index)
+            if terms is None:
+                terms = self._terms[index] = text_terms(self.chunks[index]["text"])
+            return covered_share(words, terms, self.bm25.idf)
+
+        return coverage
+
+    def fusion_candidates(self, query: str) -> tuple[list[int], np.ndarray]:
+        """Every chunk hybrid search fuses for ``query`` (the dense and BM25 top
+        ``candidates``, by chunk index) and its fusion features: what the model is fitted on."""
+        depth = int(self.settings.get("candidates", 50))
+        dense, sparse = self.dense_search(query, depth), self.sparse_search(query, depth)
+        ids = sorted({i for i, _ in dense} | {i for i, _ in sparse})
+        return ids, candidate_features(ids, dense, sparse, self._coverage(query))
+
+    def use_fusion_model(self, model: dict | None) -> None:
+        """Serve hybrid search with ``model`` re-ordering its first results (None: the plain
+        fusion); it is saved in the manifest. Remembered rankings are forgotten."""
+        with self._memo_lock:
+            self.settings = {**self.settings, "fusion_model": model}
+            self._rankings.clear()
 
     def search(
         self, query: str, k: int = 5, mode: Mode = "hybrid", scope: Scope | None = None
