@@ -266,3 +266,31 @@ def test_the_gate_abstains_before_anything_is_generated():
                                      gate_scales=[1.0] * 6)  # fmt: skip
     engine.answer_batch(["답이 있는 질문", "답이 없는 질문"])
     assert written == [["답이 있는 질문", "답이 없는 질문"]]
+
+
+def test_the_normal_budget_quantile_does_not_jump_with_one_question_more():
+    """With 40 answerable questions a 5% budget lets 2 fall below the empirical cut, with 39 only
+    1: one question more or less (a PDF added) moves that cut from one gap in the sparse tail to
+    the next, while a normal fitted to all their logits barely moves."""
+    from pdfqa.generation.confidence import _capped_threshold, _normal_capped_threshold
+
+    rng = random.Random(0)
+    answerable = [0.35, 0.55, 0.75] + [min(0.99, rng.gauss(0.9, 0.04)) for _ in range(37)]
+    unanswerable = [0.2] * 10
+    cuts = {}
+    for name, values in {"40": answerable, "39": answerable[:-1]}.items():
+        p, y = values + unanswerable, [1] * len(values) + [0] * 10
+        cuts[name] = (_capped_threshold(p, y, 0.05), _normal_capped_threshold(p, y, 0.05))
+    empirical_move = abs(cuts["40"][0] - cuts["39"][0])
+    normal_move = abs(cuts["40"][1] - cuts["39"][1])
+    assert empirical_move > 0.15 and normal_move < 0.02
+    assert 0.3 < cuts["40"][1] < 0.9  # a low cut, inside the answerable distribution
+    signals, labels = _gate_data(300, 3)
+    gate = fit_gate(signals, labels, resamples=200, max_false_abstention=0.05,
+                    budget_quantile="normal", seed=0)  # fmt: skip
+    calibration = Calibration(gate.threshold, gate_weights=gate.weights, gate_means=gate.means,
+                              gate_scales=gate.scales)  # fmt: skip
+    scores = [calibration.answerable(s) for s, ok in zip(signals, labels, strict=True) if ok]
+    assert sum(s < gate.threshold for s in scores) / len(scores) <= 0.1
+    fixed = fit_gate(signals, labels, resamples=200, fixed_threshold=0.42, seed=0)
+    assert fixed.threshold == 0.42 and fixed.threshold_ci[0] <= fixed.threshold_ci[1]

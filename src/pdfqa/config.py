@@ -322,6 +322,14 @@ class ConfidenceConfig(_Strict):
         None, gt=0, lt=1, description="instead of the cost: the strictest threshold whose "
         "cross-validated false-abstention rate stays at or below this",
     )  # fmt: skip
+    gate_budget_quantile: Literal["empirical", "normal"] = Field(
+        "empirical", description="with the budget: the answerable questions' cut is their "
+        "empirical quantile | the quantile of a normal fitted to their logits (smoother)",
+    )  # fmt: skip
+    gate_threshold: float | None = Field(
+        None, gt=0, lt=1, description="a fixed P(answerable) cut instead of one chosen from the "
+        "data (the chosen one's bootstrap CI is still reported)",
+    )  # fmt: skip
 
 
 class ExtractiveConfig(_Strict):

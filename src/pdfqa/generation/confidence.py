@@ -213,6 +213,22 @@ def _youden_threshold(p: Sequence[float], answerable: Sequence[int], cost: float
     return float((cuts[best[0]] + cuts[best[-1]]) / 2)
 
 
+def _normal_capped_threshold(p: Sequence[float], answerable: Sequence[int], max_false: float) -> float:  # fmt: skip
+    """The budget's cut from a normal fitted to the answerable questions' logits: its
+    ``max_false`` quantile. It moves with their mean and spread, not with the two or three
+    questions that happen to sit in the tail (the empirical quantile jumps between them)."""
+    import numpy as np
+    from scipy import stats
+
+    p, y = np.asarray(p, dtype=float), np.asarray(answerable, dtype=int)
+    if y.min() == y.max():
+        return 0.0
+    q = np.clip(p[y == 1], 1e-6, 1 - 1e-6)
+    logits = np.log(q / (1 - q))
+    cut = stats.norm.ppf(max_false, loc=logits.mean(), scale=logits.std(ddof=1) or 1e-6)
+    return float(1 / (1 + np.exp(-cut)))
+
+
 def _capped_threshold(p: Sequence[float], answerable: Sequence[int], max_false: float) -> float:
     """The highest cut (most abstention) at which at most ``max_false`` of the answerable
     questions fall below it: abstention recall maximised under a false-abstention budget. The
@@ -234,7 +250,8 @@ def fit_gate(signals: Sequence[Signals], answerable: Sequence[bool], *,
              features: Sequence[str] = ("top_score", "margin", "coverage"),
              l2_grid: Sequence[float] = (0.3, 1.0, 3.0, 10.0, 30.0), folds: int = 5,
              resamples: int = 1000, false_abstention_cost: float = 1.0,
-             max_false_abstention: float | None = None, seed: int = 0) -> Gate:  # fmt: skip
+             max_false_abstention: float | None = None, budget_quantile: str = "empirical",
+             fixed_threshold: float | None = None, seed: int = 0) -> Gate:  # fmt: skip
     """Fit the gate so that it does not swing with one document more or less.
 
     A logistic model on ``features`` (retrieval-side signals every answer system has), its L2
@@ -284,14 +301,16 @@ def fit_gate(signals: Sequence[Signals], answerable: Sequence[bool], *,
 
     def choose(p, labels):
         if max_false_abstention is not None:
-            return _capped_threshold(p, labels, max_false_abstention)
+            capped = _normal_capped_threshold if budget_quantile == "normal" else _capped_threshold
+            return capped(p, labels, max_false_abstention)
         return _youden_threshold(p, labels, false_abstention_cost)
 
     boot = stats.bootstrap((oof, y), choose, paired=True, vectorized=False,
                            n_resamples=resamples, method="percentile", rng=np.random.default_rng(seed))  # fmt: skip
     weights, means, scales = fit(np.arange(len(y)), best_l2)
     return Gate(weights=weights, means=means, scales=scales,
-                threshold=float(np.median(boot.bootstrap_distribution)),
+                threshold=float(np.median(boot.bootstrap_distribution)
+                                if fixed_threshold is None else fixed_threshold),
                 threshold_ci=(float(boot.confidence_interval.low), float(boot.confidence_interval.high)),
                 l2=best_l2, n=len(y), n_unanswerable=int((y == 0).sum()))  # fmt: skip
 

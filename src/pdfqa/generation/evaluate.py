@@ -123,6 +123,7 @@ def fit_shared_gate(gate_records: list[dict], retriever, cfg) -> Gate | None:
     gate = fit_gate(signals, labels, features=cc.gate_features, folds=cc.gate_folds,
                     resamples=cc.gate_resamples, false_abstention_cost=cc.gate_false_abstention_cost,
                     max_false_abstention=cc.gate_max_false_abstention,
+                    budget_quantile=cc.gate_budget_quantile, fixed_threshold=cc.gate_threshold,
                     seed=cfg.seed)  # fmt: skip
     log.info("abstention gate on %d questions (%d unanswerable): threshold %.3f [%.3f, %.3f], L2 %g",
              gate.n, gate.n_unanswerable, gate.threshold, *gate.threshold_ci, gate.l2)  # fmt: skip
