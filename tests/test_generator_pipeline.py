@@ -105,7 +105,10 @@ def test_eval_generation_compares_three_systems(evaluated):
                 "answerable_accuracy", "calibration_ece"} <= set(system)  # fmt: skip
         assert all(0 <= system[k] <= 1 for k in ("rouge_l", "span_hit", "overall_system_score"))
     extractive = metrics["systems"]["extractive"]
-    assert extractive["faithfulness"] == 1.0  # sentences copied from the cited chunk
+    # sentences copied from the cited chunk; not exactly 1.0: Kiwi reads a copied fragment alone
+    # differently (a sentence starting "을 지정하여" makes "을" a content word, a particle in its
+    # passage), seen once in 48 answers on the sample
+    assert extractive["faithfulness"] >= 0.99
     assert extractive["rouge_l"] > 0.1  # real retrieval + sentence choice, not noise
     assert set(metrics["deltas"]) == {"lora_minus_base_rouge_l", "lora_minus_base_span_hit",
                                       "lora_minus_base_token_f1"}  # fmt: skip

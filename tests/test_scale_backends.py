@@ -23,6 +23,7 @@ def two_stores(trained_retriever, tmp_path_factory):
 
     faiss_side = Retriever.from_dir(trained_retriever.paths.index)
     faiss_side.settings = {**faiss_side.settings, "fusion": "rrf"}
+    faiss_side.use_fusion_model(None)  # Qdrant fuses server-side, without the learned re-ordering
     vectors = faiss_side.dense.reconstruct_n(0, faiss_side.dense.ntotal)
     settings = {**faiss_side.settings, "store": "qdrant", "qdrant_url": None}
     directory = tmp_path_factory.mktemp("qdrant_index")
