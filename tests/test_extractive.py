@@ -64,3 +64,27 @@ def test_a_later_passage_wins_only_when_it_answers_better():
     assert drafts[0].cited == [1] and "EPUB" in drafts[0].text
     assert drafts[1].cited == [0]
     assert backend.answer_batch(["질문"], [[]])[0].text == ""
+
+
+def test_a_quoted_sentence_that_says_not_found_is_an_answer_not_an_abstention():
+    """The extractive system quotes the documents: "…파일을 찾을 수 없다면 …" is the answer it
+    found (on the cold-start folds such a quote hid the right answer and flipped with the corpus).
+    It abstains only through the gate; a generator that writes the refusal still abstains."""
+    from pdfqa.generation.confidence import Calibration
+    from pdfqa.generation.engine import AnswerGenerator
+
+    settings = GeneratorConfig()
+    quote = "단, kotexutf.sty 파일을 찾을 수 없다면 이 옵션이 없더라도 CJK-ko 패키지를 부른다."
+    hits = [_hit(quote, page=2)]
+    engine = AnswerGenerator.__new__(AnswerGenerator)
+    engine.settings, engine.model_label = settings, "extractive"
+    engine.backend = ExtractiveBackend(settings, _Retriever({"kotexutf.sty": 5.0}))
+    engine.calibration = Calibration(threshold=0.0)
+    engine._retrieve = lambda q, *a, **k: (hits, (0.9, 0.1, 1.0, 1.0))
+    answer = engine.answer("kotexutf.sty가 없으면 어떻게 되나요?")
+    assert not answer.abstained and answer.text == quote and answer.citations == [("a.pdf", 2)]
+    # the same words from a generator are its refusal
+    engine.backend = object()
+    assert engine.model_abstained(settings.abstain_answer)
+    assert engine.model_abstained("죄송하지만 문서에서 찾을 수 없습니다")
+    assert not engine.model_abstained("kotexutf.sty를 부른다")

@@ -528,13 +528,22 @@ class AnswerGenerator:
         )
         return self.decide(answer)
 
+    def model_abstained(self, text: str) -> bool:
+        """Whether the answer itself declines. A generator says so in words; the extractive
+        system quotes the documents, and a quoted sentence such as "kotexutf.sty 파일을 찾을 수
+        없다면 …" is an answer, not an abstention (read as one, it hid right answers, and the
+        cold-start gate-stability check counted the flip as the gate moving): it abstains only
+        through the gate, or when nothing was retrieved."""
+        if isinstance(self.backend, ExtractiveBackend):
+            return not text.strip()
+        return is_abstention(text, self.settings.abstain_answer)
+
     def decide(self, answer: Answer) -> Answer:
         """Scores under the current calibration; abstain when the model did or when the
         answerability score is below the threshold (eval_generation re-decides val/test answers
         after fitting)."""
         answerable = self.calibration.answerable(answer.signals)
-        abstained = (is_abstention(answer.raw_text, self.settings.abstain_answer)
-                     or answerable < self.calibration.threshold)  # fmt: skip
+        abstained = self.model_abstained(answer.raw_text) or answerable < self.calibration.threshold
         return replace(
             answer,
             text=self.settings.abstain_answer if abstained else answer.raw_text,
