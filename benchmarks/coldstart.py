@@ -15,11 +15,9 @@ question with an earlier run's row and reports the pooled differences with paire
 from __future__ import annotations
 
 import argparse
-import os
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
 TARGETS = {  # the pooled targets: (where, metric, at least / at most)
     "hybrid hit@5": (("retrieval", "hybrid", "hit@5"), 0.95, "≥"),
     "hybrid MRR@10": (("retrieval", "hybrid", "mrr@10"), 0.85, "≥"),
@@ -131,40 +129,23 @@ def render(summary: dict, deltas: list[str] | None) -> str:
 
 
 def main() -> None:
+    from _folds import add_fold_arguments, setup
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument(
-        "--docs", nargs="*", help="hold out only these PDFs (default: every eligible one)"
-    )
-    parser.add_argument("--min-answerable", type=int, default=15)
-    parser.add_argument("--cache-dir", type=Path, default=Path("models/.coldstart"))
+    add_fold_arguments(parser)
     parser.add_argument("--baseline", type=Path, help="an earlier run's per-question jsonl")
     parser.add_argument("--out", type=Path, default=Path("metrics/coldstart.json"))
     parser.add_argument(
         "--per-question", type=Path, default=Path("metrics/per_question/coldstart.jsonl")
     )
     parser.add_argument("--report", type=Path, default=Path("reports/coldstart.md"))
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    args = parser.parse_args()  # fmt: skip
-    os.chdir(ROOT)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    args = parser.parse_args()
+    cfg, chunks, human, docs = setup(args)
 
-    from pdfqa.config import load_params
-    from pdfqa.errors import PdfqaError
     from pdfqa.jsonio import read_jsonl, write_json, write_jsonl
     from pdfqa.lifecycle import coldstart
-    from pdfqa.logs import setup
     from pdfqa.models import load_sentence_transformer
-    from pdfqa.qa import load_human
 
-    setup()
-    cfg = load_params(args.params)
-    if not cfg.paths.chunks.exists():
-        raise SystemExit(f"{cfg.paths.chunks} not found: run `dvc repro chunk` first")
-    chunks = list(read_jsonl(cfg.paths.chunks))
-    human = load_human(read_jsonl(cfg.paths.human_qa))
-    docs = args.docs or coldstart.eligible_documents(human, args.min_answerable)
-    if not docs:
-        raise PdfqaError(f"no PDF has ≥ {args.min_answerable} answerable human questions")
     base_model = load_sentence_transformer(cfg.retriever.base_model, cfg.paths.base_models)
 
     folds, per_question = [], []

@@ -19,10 +19,7 @@ Candidates: the union of the dense and BM25 top ``index.candidates``, as hybrid 
 from __future__ import annotations
 
 import argparse
-import os
 from pathlib import Path
-
-ROOT = Path(__file__).resolve().parents[1]
 
 
 def compare(retriever, val, synthetic, test, top: int) -> dict[str, tuple[list, list]]:
@@ -71,51 +68,35 @@ def compare(retriever, val, synthetic, test, top: int) -> dict[str, tuple[list, 
 
 
 def main() -> None:
+    from _folds import add_fold_arguments, setup, trained_folds
+
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--docs", nargs="*")
-    parser.add_argument("--cache-dir", type=Path, default=Path("models/.coldstart"))
-    parser.add_argument("--min-answerable", type=int, default=15)
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
+    add_fold_arguments(parser)
     parser.add_argument("--frozen-split", action="store_true",
                         help="instead of the folds: the pipeline's own embedder (models/embedder), "
                         "fitted on val, scored on the frozen test split")  # fmt: skip
     args = parser.parse_args()
-    os.chdir(ROOT)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    cfg, chunks, human, docs = setup(args)
 
     import numpy as np
     from scipy.stats import bootstrap
 
-    from pdfqa.config import load_params
     from pdfqa.jsonio import read_jsonl
-    from pdfqa.lifecycle import coldstart
-    from pdfqa.logs import setup
     from pdfqa.models import load_sentence_transformer
-    from pdfqa.qa import load_human
     from pdfqa.retrieval import Retriever
 
-    setup()
-    cfg = load_params(args.params)
-    chunks = list(read_jsonl(cfg.paths.chunks))
-    human = load_human(read_jsonl(cfg.paths.human_qa))
-    docs = args.docs or coldstart.eligible_documents(human, args.min_answerable)
     if args.frozen_split:
-        docs = ["frozen test split"]
+        split = {s: list(read_jsonl(cfg.paths.qa_split(s))) for s in ("val", "test")}
+        runs = [("frozen test split", split["val"], split["test"],
+                 list(read_jsonl(cfg.paths.synthetic_qa)), cfg.paths.embedder)]  # fmt: skip
+    else:
+        runs = ((doc, fold.val, fold.test, [s for s in fold.synthetic if s["source"] == doc], model_dir)
+                for doc, fold, model_dir in trained_folds(args, cfg, chunks, human, docs))  # fmt: skip
     settings = cfg.index.model_dump(mode="json")
     pooled: dict[str, list[float]] = {}
     hits: dict[str, list[float]] = {}
     lines = []
-    for doc in docs:
-        if args.frozen_split:
-            model_dir = cfg.paths.embedder
-            split = {s: list(read_jsonl(cfg.paths.qa_split(s))) for s in ("val", "test")}
-            val, test = split["val"], split["test"]
-            synthetic = list(read_jsonl(cfg.paths.synthetic_qa))
-        else:
-            fold = coldstart.make_fold(doc, human, chunks, cfg)
-            model_dir = args.cache_dir / Path(doc).stem / coldstart._fold_key(fold, chunks, cfg)
-            val, test = fold.val, fold.test
-            synthetic = [s for s in fold.synthetic if s["source"] == doc]
+    for doc, val, test, synthetic, model_dir in runs:
         if not (Path(model_dir) / "modules.json").exists():
             raise SystemExit(f"{model_dir}: no embedder; run dvc repro / benchmarks/coldstart.py")
         model = load_sentence_transformer(str(model_dir))

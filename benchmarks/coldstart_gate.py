@@ -15,37 +15,38 @@ read it as a curve, not as a tuned result.
 from __future__ import annotations
 
 import argparse
-import os
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-VARIANTS = {  # name → generator.confidence overrides
+NO_BUDGET = {"gate_max_false_abstention": None}  # the cost trade-off (Youden's J) instead
+
+
+def _budget(share: float, quantile: str = "normal") -> dict:
+    return {"gate_max_false_abstention": share, "gate_budget_quantile": quantile}
+
+
+# name → generator.confidence overrides; every name says all it changes, whatever params.yaml holds
+VARIANTS = {
     "params.yaml": {},
-    "cost 1.5": {"gate_false_abstention_cost": 1.5},
-    "cost 2": {"gate_false_abstention_cost": 2.0},
-    "cost 3": {"gate_false_abstention_cost": 3.0},
-    "budget 0.10": {"gate_max_false_abstention": 0.10},
-    "budget 0.08": {"gate_max_false_abstention": 0.08},
-    "budget 0.05": {"gate_max_false_abstention": 0.05},
+    "Youden's J (cost 1)": {**NO_BUDGET, "gate_false_abstention_cost": 1.0},
+    "cost 1.5": {**NO_BUDGET, "gate_false_abstention_cost": 1.5},
+    "cost 2": {**NO_BUDGET, "gate_false_abstention_cost": 2.0},
+    "cost 3": {**NO_BUDGET, "gate_false_abstention_cost": 3.0},
+    # the tail's empirical quantile jumps between the few answerable questions that sit there
+    "budget 0.10, empirical quantile": _budget(0.10, "empirical"),
+    "budget 0.05, empirical quantile": _budget(0.05, "empirical"),
+    "budget 0.03, empirical quantile": _budget(0.03, "empirical"),
+    "budget 0.10, normal quantile": _budget(0.10),
+    "budget 0.08, normal quantile": _budget(0.08),
+    "budget 0.05, normal quantile": _budget(0.05),
+    "budget 0.03, normal quantile": _budget(0.03),
     "coverage only": {"gate_features": ["coverage", "corpus_coverage"]},
     # the dense margin shrinks whenever a new PDF adds a near-duplicate passage: without it?
     "no margin": {"gate_features": ["top_score", "coverage", "corpus_coverage"]},
     "no margin, budget 0.08": {
         "gate_features": ["top_score", "coverage", "corpus_coverage"],
-        "gate_max_false_abstention": 0.08,
+        **_budget(0.08),
     },
     "top score + coverage": {"gate_features": ["top_score", "coverage"]},
     "val only": {"gate_data": "val"},
-    # the tail's empirical quantile jumps between the few answerable questions that sit there
-    "budget 0.05, normal quantile": {"gate_budget_quantile": "normal"},
-    "budget 0.03, normal quantile": {
-        "gate_budget_quantile": "normal",
-        "gate_max_false_abstention": 0.03,
-    },
-    "budget 0.08, normal quantile": {
-        "gate_budget_quantile": "normal",
-        "gate_max_false_abstention": 0.08,
-    },
     "fixed cut 0.4": {"gate_threshold": 0.4},
     "fixed cut 0.5": {"gate_threshold": 0.5},
     "fixed cut 0.6": {"gate_threshold": 0.6},
@@ -87,36 +88,21 @@ def decide(rows: list[dict], calibration) -> dict:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--docs", nargs="*")
-    parser.add_argument("--cache-dir", type=Path, default=Path("models/.coldstart"))
-    parser.add_argument("--min-answerable", type=int, default=15)
-    parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    args = parser.parse_args()
-    os.chdir(ROOT)
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from _folds import add_fold_arguments, setup, trained_folds
 
-    from pdfqa.config import load_params
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    add_fold_arguments(parser)
+    args = parser.parse_args()
+    cfg, chunks, human, docs = setup(args)
+
     from pdfqa.generation.confidence import Calibration, fit_gate
     from pdfqa.generation.engine import engine_for
     from pdfqa.generation.evaluate import gate_only
-    from pdfqa.jsonio import read_jsonl
     from pdfqa.lifecycle import coldstart
-    from pdfqa.logs import setup
     from pdfqa.models import load_sentence_transformer
-    from pdfqa.qa import load_human
 
-    setup()
-    cfg = load_params(args.params)
-    chunks = list(read_jsonl(cfg.paths.chunks))
-    human = load_human(read_jsonl(cfg.paths.human_qa))
-    docs = args.docs or coldstart.eligible_documents(human, args.min_answerable)
     totals: dict[str, dict] = {}
-    for doc in docs:
-        fold = coldstart.make_fold(doc, human, chunks, cfg)
-        model_dir = args.cache_dir / Path(doc).stem / coldstart._fold_key(fold, chunks, cfg)
-        if not (model_dir / "modules.json").exists():
-            raise SystemExit(f"{model_dir}: no fold embedder; run benchmarks/coldstart.py first")
+    for doc, fold, model_dir in trained_folds(args, cfg, chunks, human, docs):
         model = load_sentence_transformer(str(model_dir))
         others = [c for c in chunks if c["source"] != doc]
         indexes = {  # as benchmarks/coldstart.py builds them (learned fusion fitted on val)
