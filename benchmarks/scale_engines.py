@@ -76,6 +76,7 @@ def ddp_rows(epochs: float) -> list[dict]:
                 "retriever": rc.model_copy(update={"profiles": {**rc.profiles, "cpu": profile}}),
                 "paths": params.paths.model_copy(update={
                     "embedder": out / "embedder", "checkpoints": out / "ckpt",
+                    "corpus_vectors": out / "corpus_vectors",
                     "train_embedder_metrics": out / "train_embedder.json"}),
                 "wandb": params.wandb.model_copy(update={"mode": "disabled"}),
                 "train": TrainLaunchConfig(launcher=launcher, nproc=nproc),

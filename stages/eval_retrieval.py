@@ -16,7 +16,7 @@ log = logging.getLogger("pdfqa.eval_retrieval")
 def main(cfg: Params) -> None:
     from pdfqa.jsonio import read_jsonl, write_json, write_jsonl
     from pdfqa.models import load_sentence_transformer
-    from pdfqa.retrieval import Retriever, evaluate_retrieval
+    from pdfqa.retrieval import Retriever, corpus_vectors, evaluate_retrieval
 
     paths = cfg.paths
     test = [
@@ -27,9 +27,9 @@ def main(cfg: Params) -> None:
     retriever = Retriever.from_dir(paths.index, base_dir=paths.base_models)
     base_model = load_sentence_transformer(cfg.retriever.base_model, paths.base_models)
 
-    result = evaluate_retrieval(
-        test, retriever, base_model, cfg.eval_retrieval.ks, cfg.eval_retrieval.bootstrap, cfg.seed
-    )
+    base_passages = corpus_vectors.load(paths.corpus_vectors, retriever.chunks, "base", base_model)
+    result = evaluate_retrieval(test, retriever, base_model, cfg.eval_retrieval.ks,
+                                cfg.eval_retrieval.bootstrap, cfg.seed, base_passages)  # fmt: skip
 
     write_json(paths.retrieval_metrics, result.metrics)
     write_jsonl(paths.per_question_retrieval, result.per_question)

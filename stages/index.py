@@ -1,5 +1,6 @@
 """Stage index: chunks + fine-tuned embedder → models/index/ (FAISS dense + Korean BM25, and
-the learned fusion fitted on the val split)."""
+the learned fusion fitted on the val split). The passage vectors train_embedder already
+computed (models/corpus_vectors/) are reused when they are of exactly these chunks."""
 
 from __future__ import annotations
 
@@ -17,7 +18,7 @@ def main(cfg: Params) -> None:
 
     from pdfqa.jsonio import read_jsonl
     from pdfqa.models import load_sentence_transformer
-    from pdfqa.retrieval import Retriever, encode_passages
+    from pdfqa.retrieval import Retriever, corpus_vectors, encode_passages
 
     paths = cfg.paths
     if not (paths.embedder / "modules.json").exists():
@@ -34,7 +35,9 @@ def main(cfg: Params) -> None:
 
         vectors = embed_passages_ray(texts, str(paths.embedder), ic.ray_actors)
     else:
-        vectors = encode_passages(model, texts, progress=True)
+        vectors = corpus_vectors.load(paths.corpus_vectors, chunks, "finetuned", model)
+        if vectors is None:
+            vectors = encode_passages(model, texts, progress=True)
     staging = paths.index.with_name(paths.index.name + ".tmp")
     shutil.rmtree(staging, ignore_errors=True)
     settings = ic.model_dump(mode="json")

@@ -36,6 +36,7 @@ def build_app_params(sample_run, tmp: Path):
     gen = sample_run.generator
     paths = sample_run.paths.model_copy(update={
         "pdfs": pdfs, "embedder": embedder, "index": models / "index", "bundle": models / "bundle",
+        "corpus_vectors": models / "corpus_vectors",
         "calibration": models / "calibration.json", "generator_adapter": models / "no-adapter",
         "generation_metrics": metrics / "generation.json", "retrieval_metrics": metrics / "retrieval.json",
         "bundle_summary": metrics / "bundle.json", "base_models": cache_dir(), "app_dir": tmp / "app",

@@ -141,6 +141,7 @@ def trained_retriever(sample_run, tmp_path_factory):
                                                "profiles": {**rc.profiles, "cpu": tiny}}),
             "paths": sample_run.paths.model_copy(update={
                 "embedder": out / "embedder", "index": out / "index", "checkpoints": out / "ckpt",
+                "corpus_vectors": out / "corpus_vectors",
                 "train_embedder_metrics": out / "metrics" / "train_embedder.json",
                 "retrieval_metrics": out / "metrics" / "retrieval.json",
                 "per_question_retrieval": out / "metrics" / "per_question" / "retrieval.jsonl",

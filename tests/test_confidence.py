@@ -294,3 +294,26 @@ def test_the_normal_budget_quantile_does_not_jump_with_one_question_more():
     assert sum(s < gate.threshold for s in scores) / len(scores) <= 0.1
     fixed = fit_gate(signals, labels, resamples=200, fixed_threshold=0.42, seed=0)
     assert fixed.threshold == 0.42 and fixed.threshold_ci[0] <= fixed.threshold_ci[1]
+
+
+def test_answer_all_fills_every_generating_batch_and_keeps_the_order():
+    """The gate declines before anything is generated: questions it lets through are batched
+    first, so each decode loop runs on a full batch; answers come back in the records' order."""
+    from pdfqa.generation.evaluate import answer_all
+
+    class Engine:
+        def __init__(self):
+            self.batches = []
+
+        def gated_out(self, questions):
+            return [q.startswith("x") for q in questions]
+
+        def answer_batch(self, questions):
+            self.batches.append(list(questions))
+            return [f"answer to {q}" for q in questions]
+
+    records = [{"question": q} for q in ("q1", "x1", "q2", "x2", "q3", "q4", "x3")]
+    engine = Engine()
+    answers = answer_all(engine, records, 2, "test")
+    assert answers == [f"answer to {r['question']}" for r in records]
+    assert engine.batches == [["q1", "q2"], ["q3", "q4"], ["x1", "x2"], ["x3"]]

@@ -46,9 +46,10 @@ def _both_ranks_stepped(out: str) -> int:
     return int(steps["0"])
 
 
-def _one_output(out: Path, name: str) -> None:
-    """The model directory and the metrics, no staging copy and no resume state left."""
-    assert sorted(p.name for p in out.iterdir() if p.name != "ckpt") == [name, "metrics", "wandb"]
+def _one_output(out: Path, *names: str) -> None:
+    """The output directories and the metrics, no staging copy and no resume state left."""
+    expected = sorted([*names, "metrics", "wandb"])
+    assert sorted(p.name for p in out.iterdir() if p.name != "ckpt") == expected
     assert not list((out / "ckpt").rglob("*"))
     assert len(list((out / "metrics").iterdir())) == 1
 
@@ -71,7 +72,7 @@ def test_train_embedder_on_two_processes(trained_retriever, tmp_path):
         "retriever": rc.model_copy(update={"base_model": str(tiny), "freeze_embeddings": False,
                                            "profiles": {**rc.profiles, "cpu": profile}}),
         "paths": trained_retriever.paths.model_copy(update={
-            "embedder": out / "embedder", "checkpoints": out / "ckpt",
+            "embedder": out / "embedder", "checkpoints": out / "ckpt", "corpus_vectors": out / "corpus_vectors",
             "train_embedder_metrics": out / "metrics" / "train_embedder.json"}),
         "wandb": trained_retriever.wandb.model_copy(update={"mode": "offline", "dir": out / "wandb"}),
         "train": TORCHRUN,
@@ -84,7 +85,7 @@ def test_train_embedder_on_two_processes(trained_retriever, tmp_path):
     # each rank sees half of every global batch: one epoch share takes half the single-process steps
     single = math.ceil(metrics["train_pairs"] / profile.batch_size) * profile.epochs
     assert steps <= math.ceil(single / 2) + 1, (steps, single)
-    _one_output(out, "embedder")
+    _one_output(out, "corpus_vectors", "embedder")  # rank 0 alone wrote them
     _one_wandb_run(out / "wandb")
     vectors = SentenceTransformer(str(out / "embedder")).encode(["ko.TeX은 무엇인가요?"])
     assert vectors.shape == (1, 32)

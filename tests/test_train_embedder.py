@@ -73,6 +73,35 @@ def test_train_embedder_writes_a_model_card_and_metrics(trained):
 
 
 @pytest.mark.slow
+def test_kept_passage_vectors_are_exactly_what_the_index_and_eval_retrieval_would_compute(trained):
+    """train_embedder's val scoring embedded every chunk with the base model and with the
+    checkpoint it restored: the later stages reuse those vectors only if they are bit-identical
+    to embedding again, and refuse them for other chunks or other weights."""
+    import numpy as np
+
+    from pdfqa.models import load_sentence_transformer
+    from pdfqa.retrieval import corpus_vectors, encode_passages
+
+    chunks = list(read_jsonl(trained.paths.chunks))
+    directory = trained.paths.corpus_vectors
+    tuned = load_sentence_transformer(str(trained.paths.embedder))
+    base = load_sentence_transformer(trained.retriever.base_model)
+    texts = [c["text"] for c in chunks]
+    # the toy profile truncates at 64 tokens; the base model loads with 512: passages are longer
+    assert corpus_vectors.load(directory, chunks, "base", base) is None
+    base.max_seq_length = tuned.max_seq_length
+    for which, model in (("finetuned", tuned), ("base", base)):
+        kept = corpus_vectors.load(directory, chunks, which, model)
+        assert kept is not None, which
+        assert np.array_equal(kept, encode_passages(model, texts)), which
+    assert corpus_vectors.load(directory, chunks, "finetuned", base) is None  # other weights
+    assert corpus_vectors.load(directory, chunks[1:], "finetuned", tuned) is None  # other chunks
+    edited = [{**chunks[0], "text": chunks[0]["text"] + " "}, *chunks[1:]]
+    assert corpus_vectors.load(directory, edited, "base", base) is None
+    assert not directory.with_name(directory.name + ".tmp").exists()
+
+
+@pytest.mark.slow
 def test_wandb_offline_run_records_config_losses_and_metrics(trained):
     from wandb_log import logged
 

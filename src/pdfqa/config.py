@@ -34,6 +34,7 @@ class Paths(_Strict):
     data_docs: Path = Path("reports/data_quality")
     data_quality_metrics: Path = Path("metrics/data_quality.json")
     embedder: Path = Path("models/embedder")
+    corpus_vectors: Path = Path("models/corpus_vectors")  # passage vectors train_embedder computed
     index: Path = Path("models/index")
     checkpoints: Path = Path("models/.checkpoints")
     train_embedder_metrics: Path = Path("metrics/train_embedder.json")

@@ -21,6 +21,7 @@ model left to abstain by itself also abstains on answerable questions and misses
 from __future__ import annotations
 
 import enum
+import functools
 import json
 import logging
 import math
@@ -82,6 +83,13 @@ def retrieval_only(retrieval: tuple[float, float, float, float]) -> Signals:
     """The signals known before generating: (top, margin, coverage, corpus coverage)."""
     top, margin, coverage, in_corpus = retrieval
     return Signals(top, margin, 0.0, coverage, 0.0, in_corpus)
+
+
+@functools.lru_cache(maxsize=4096)
+def _coverage(question: str, contexts: tuple[str, ...], idf) -> float:
+    """``question_coverage``, remembered: the gate check and the answer both need it, and Kiwi
+    tokenising ten passages is the costly part of a retrieval."""
+    return question_coverage(question, contexts, idf)
 
 
 def is_abstention(text: str, abstain_answer: str) -> bool:
@@ -492,6 +500,10 @@ class AnswerGenerator:
         question: what the abstention gate is fitted on, without generating anything."""
         return [retrieval_only(self._retrieve(question)[1]) for question in questions]
 
+    def gated_out(self, questions: Sequence[str]) -> list[bool]:
+        """Which questions the abstention gate declines before generating (retrieval only)."""
+        return [self.calibration.gates_out(s) for s in self.retrieval_signals(questions)]
+
     def _retrieve(
         self, question: str, k: int | None = None, mode: str = "hybrid", scope=None
     ) -> tuple[list, tuple[float, float, float, float]]:
@@ -509,7 +521,7 @@ class AnswerGenerator:
         top = dense[0] if dense else 0.0
         margin = top - dense[1] if len(dense) > 1 else top
         bm25 = self.retriever.bm25
-        coverage = question_coverage(question, [h.text for h in hits], bm25.idf)
+        coverage = _coverage(question, tuple(h.text for h in hits), bm25.idf)
         return hits[:k], (top, margin, coverage, corpus_coverage(question, bm25.has_term, bm25.idf))
 
     def _finish(self, question, draft: Draft, hits, retrieval, latency_ms) -> Answer:

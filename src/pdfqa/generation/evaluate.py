@@ -97,11 +97,21 @@ def summarise(
 
 
 def answer_all(engine, records: list[dict], batch_size: int, desc: str) -> list:
+    """Every record's answer, in order. The gate abstains before anything is generated, so the
+    questions it lets through are batched first: every generating batch is full (a batch's cost
+    is one decode loop however many of its rows were gated out), the gated-out ones come last
+    and cost only their retrieval (remembered from the gate check)."""
     from tqdm import tqdm
 
-    answers = []
-    for i in tqdm(range(0, len(records), batch_size), desc=desc, unit="batch"):
-        answers.extend(engine.answer_batch([r["question"] for r in records[i : i + batch_size]]))
+    questions = [r["question"] for r in records]
+    gated = engine.gated_out(questions)
+    order = sorted(range(len(records)), key=lambda i: gated[i])  # stable: passed first, in order
+    answers: list = [None] * len(records)
+    for start in tqdm(range(0, len(order), batch_size), desc=desc, unit="batch"):
+        chunk = order[start : start + batch_size]
+        batch = engine.answer_batch([questions[i] for i in chunk])
+        for i, answer in zip(chunk, batch, strict=True):
+            answers[i] = answer
     return answers
 
 

@@ -26,9 +26,11 @@ class RetrievalEvaluation:
 
 
 def evaluate_retrieval(
-    test: list[dict], retriever, base_model, ks: list[int], bootstrap: int, seed: int
-) -> RetrievalEvaluation:
-    """``test``: answerable records with relevant chunks; ``base_model``: the untuned embedder."""
+    test: list[dict], retriever, base_model, ks: list[int], bootstrap: int, seed: int,
+    base_passages=None,
+) -> RetrievalEvaluation:  # fmt: skip
+    """``test``: answerable records with relevant chunks; ``base_model``: the untuned embedder;
+    ``base_passages``: its vectors of the retriever's chunks when already computed."""
     from pdfqa.retrieval.index import encode_passages, encode_queries
 
     ks = sorted(ks)
@@ -36,7 +38,8 @@ def evaluate_retrieval(
     ids = [c["chunk_id"] for c in chunks]
     depth = max([*ks, 10])
 
-    base_passages = encode_passages(base_model, [c["text"] for c in chunks])
+    if base_passages is None:  # else: the base model's vectors of these chunks, already computed
+        base_passages = encode_passages(base_model, [c["text"] for c in chunks])
     base_scores = encode_queries(base_model, [r["question"] for r in test]) @ base_passages.T
 
     rankings: dict[str, list[list[int]]] = {s: [] for s in SYSTEMS}

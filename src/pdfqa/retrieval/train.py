@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from pdfqa.config import RetrieverConfig, TrainLaunchConfig, WandbConfig
@@ -45,6 +45,9 @@ class TrainedEmbedder:
     base_resolved: str
     is_main_process: bool = True
     world_size: int = 1
+    # the val evaluator's passage vectors (every chunk): base model, and the restored checkpoint
+    corpus_vectors: dict = field(default_factory=dict)
+    fingerprints: dict = field(default_factory=dict)  # the weights behind each (corpus_vectors)
 
     def save(self, out_dir: Path, data_hash: str) -> None:
         """The sentence-transformers directory plus our model card (replacing the generic one)."""
@@ -102,6 +105,7 @@ def train_embedder(
 
     from pdfqa import distributed, tracking
     from pdfqa.models import load_sentence_transformer, resolve
+    from pdfqa.retrieval.corpus_vectors import fingerprint
     from pdfqa.retrieval.pairs import build_dataset, mine_negatives, training_pairs
 
     profile = rc.training
@@ -136,6 +140,7 @@ def train_embedder(
         column_prompts = {"anchor": prompts["query"], "passage": prompts["passage"]}
 
     evaluator = ir_evaluator(val, chunks, "val", prompts)
+    base_fingerprint = fingerprint(model)
     main = distributed.is_main_process()  # under torchrun, rank 0 alone scores base and tuned
     base_metrics = {k: float(v) for k, v in evaluator(model).items()} if main else {}
     if main:
@@ -186,6 +191,8 @@ def train_embedder(
                                  trainer.state.global_step, distributed.world_size())  # fmt: skip
         tuned_metrics = (best_eval(trainer.state) or {k: float(v) for k, v in evaluator(model).items()}
                          if main else {})  # fmt: skip
+        corpus_vectors = evaluator.kept_vectors(trainer.state.best_global_step) if main else {}
+        fingerprints = {"base": base_fingerprint, "finetuned": fingerprint(model)}
         if wandb_run is not None:
             wandb_run.summary.update({f"final/base_{k}": v for k, v in base_metrics.items()})
             wandb_run.summary.update({f"final/tuned_{k}": v for k, v in tuned_metrics.items()})
@@ -200,6 +207,7 @@ def train_embedder(
         n_val=len(evaluator.queries), seconds=seconds, device=device,
         base_resolved=resolve(rc.base_model, base_dir),
         is_main_process=trainer.is_world_process_zero(), world_size=distributed.world_size(),
+        corpus_vectors=corpus_vectors, fingerprints=fingerprints,
     )  # fmt: skip
 
 
@@ -215,11 +223,40 @@ def best_eval(state) -> dict[str, float]:
 
 
 def ir_evaluator(records: list[dict], chunks: list[dict], name: str, prompts: dict):
+    """InformationRetrievalEvaluator over every chunk, keeping the passage vectors it computes
+    (by training step; -1: before training) so the index and eval_retrieval need not embed the
+    same passages with the same weights again (``retrieval.corpus_vectors``)."""
     from sentence_transformers.sentence_transformer.evaluation import InformationRetrievalEvaluator
+
+    from pdfqa.retrieval.corpus_vectors import normalised
+
+    class KeepingEvaluator(InformationRetrievalEvaluator):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.step, self.vectors = -1, {}
+
+        def __call__(self, model, output_path=None, epoch=-1, steps=-1, *args, **kwargs):
+            self.step = steps
+            return super().__call__(model, output_path, epoch, steps, *args, **kwargs)
+
+        def embed_inputs(self, model, sentences, encode_fn_name=None, **kwargs):
+            out = super().embed_inputs(model, sentences, encode_fn_name=encode_fn_name, **kwargs)
+            if encode_fn_name == "document" and len(sentences) == len(self.corpus):
+                # setdefault: a later un-stepped call (the tuned model scored after a resumed
+                # run) must not pass for the base model's vectors
+                self.vectors.setdefault(self.step, normalised(out))
+            return out
+
+        def kept_vectors(self, best_step: int | None) -> dict:
+            """{"base": …, "finetuned": …} as far as this process computed them."""
+            kept = {"base": self.vectors[-1]} if -1 in self.vectors else {}
+            if best_step is not None and best_step in self.vectors:
+                kept["finetuned"] = self.vectors[best_step]
+            return kept
 
     queries = {r["id"]: r["question"] for r in records if r["answerable"] and r["relevant_chunks"]}
     relevant = {r["id"]: set(r["relevant_chunks"]) for r in records if r["id"] in queries}
-    return InformationRetrievalEvaluator(
+    return KeepingEvaluator(
         queries=queries,
         corpus={c["chunk_id"]: c["text"] for c in chunks},
         relevant_docs=relevant,
