@@ -3,12 +3,30 @@
 # every DVC stage, then of a no-op `dvc repro` (target < 5 s). Commit first: the clone sees only
 # committed files.
 #   bash benchmarks/repro_time.sh          (KEEP=1 keeps the clone and prints where it is)
+#   REV=<commit> bash benchmarks/repro_time.sh     the same for an older commit (a baseline run
+#                                                  on the same machine, for ratios)
+#   AVX2_FP32=1 bash benchmarks/repro_time.sh      on a faster machine, the code paths of our
+#       slowest one (2 AVX2-only cores, no native bf16): PyTorch, oneDNN and MKL limited to AVX2
+#       kernels and the LoRA trained in fp32 (generator.profiles.cpu.precision, set in the
+#       clone only). The slow machine is still ~2x slower at the same kernels: compare two
+#       commits run this way as a ratio, never as absolute minutes.
 set -euo pipefail
 src=$(git rev-parse --show-toplevel)
 work=$(mktemp -d)
 if [ "${KEEP:-0}" = 1 ]; then echo "clone kept in $work/pdfqa"; else trap 'rm -rf "$work"' EXIT; fi
 git clone -q "$src" "$work/pdfqa"
 cd "$work/pdfqa"
+if [ -n "${REV:-}" ]; then git checkout -q "$REV"; fi
+if [ "${AVX2_FP32:-0}" = 1 ]; then
+  export ATEN_CPU_CAPABILITY=avx2 ONEDNN_MAX_CPU_ISA=AVX2 MKL_ENABLE_INSTRUCTIONS=AVX2
+  python3 - <<'PY'
+import re
+text = open("params.yaml", encoding="utf-8").read()
+new, n = re.subn(r"(\n    cpu: \{)(epochs: 1, batch_size: 2)", r"\1precision: fp32, \2", text)
+assert n == 1, "generator.profiles.cpu not found in params.yaml"
+open("params.yaml", "w", encoding="utf-8").write(new)
+PY
+fi
 export DVC_SITE_CACHE_DIR="$work/dvc-site-cache"
 t0=$(date +%s.%N)
 # every output line stamped with the time it appeared: stage times come from "Running stage"
