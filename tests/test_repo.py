@@ -65,6 +65,27 @@ def test_bytecode_does_not_change_the_hash_of_code_deps(tmp_path):
         pyc.unlink()
 
 
+def test_make_lets_python_keep_the_bytecode_it_compiles():
+    """`make install` installs with --no-compile and counts on stages keeping the .pyc of what
+    they import: a PYTHONDONTWRITEBYTECODE=1 shell (many container images) must not reach the
+    recipes, or every stage compiles torch and transformers from source again."""
+    import os
+    import shutil
+    import subprocess
+
+    import pytest
+
+    make = shutil.which("make")
+    if make is None:
+        pytest.skip("make is not installed")
+    probe = 'probe: ; @echo "[$${PYTHONDONTWRITEBYTECODE}] [$${PIP_DISABLE_PIP_VERSION_CHECK}]"'
+    out = subprocess.run(
+        [make, "-s", "-f", "Makefile", "--eval", probe, "probe"], cwd=ROOT, check=True,
+        capture_output=True, text=True, env={**os.environ, "PYTHONDONTWRITEBYTECODE": "1"},
+    ).stdout  # fmt: skip
+    assert out.strip() == "[] [1]"  # unset, while the Makefile's own exports still arrive
+
+
 def test_a_test_only_system_must_be_evaluated_and_one_must_answer_val():
     import pytest
     from pydantic import ValidationError
