@@ -9,9 +9,9 @@ BIN := $(VENV)/bin
 # compiles the modules a stage actually imports on first use.
 TORCH_SPEC ?= torch==2.13.0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
-# ... and it must be allowed to keep them: with PYTHONDONTWRITEBYTECODE=1 (set in many container
-# images) every stage would compile torch, transformers and sentence-transformers from source
-# again (a heavy stage's imports: 15.3 s instead of 6.4 on 2 cores; benchmarks/import_time.py).
+# That bytecode is kept only if PYTHONDONTWRITEBYTECODE is unset: with it (many container images set
+# it) every stage would compile torch, transformers and sentence-transformers from source again
+# (a heavy stage's imports: 15.3 s instead of 6.4 on 2 cores; benchmarks/import_time.py).
 unexport PYTHONDONTWRITEBYTECODE
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
