@@ -6,13 +6,13 @@ BIN := $(VENV)/bin
 # torch is installed before the project so pip never resolves an unpinned (multi-GB CUDA) torch.
 # GPU users: install your CUDA build of torch into $(VENV) first; an existing torch is kept.
 # --no-compile: no .pyc for the ~200 packages up front (a third of the install time); Python
-# compiles the modules a stage actually imports on first use.
+# compiles the modules a stage actually imports on first use and keeps them, but only if
+# PYTHONDONTWRITEBYTECODE is unset: with it (many container images set it) every stage would
+# compile torch, transformers and sentence-transformers from source again (a heavy stage's
+# imports: 15.3 s instead of 6.4 on 2 cores; benchmarks/import_time.py).
+unexport PYTHONDONTWRITEBYTECODE
 TORCH_SPEC ?= torch==2.13.0
 export PATH := $(CURDIR)/$(BIN):$(PATH)
-# That bytecode is kept only if PYTHONDONTWRITEBYTECODE is unset: with it (many container images set
-# it) every stage would compile torch, transformers and sentence-transformers from source again
-# (a heavy stage's imports: 15.3 s instead of 6.4 on 2 cores; benchmarks/import_time.py).
-unexport PYTHONDONTWRITEBYTECODE
 export PIP_DISABLE_PIP_VERSION_CHECK := 1
 
 .PHONY: install repro serve test lint format bench coldstart clean help
