@@ -239,3 +239,35 @@ def test_an_rwlock_an_interrupted_dvc_left_empty_is_removed_and_a_whole_one_kept
     lock.write_text("", encoding="utf-8")  # SIGINT mid-write
     _repair_rwlock(tmp_path)
     assert not lock.exists()
+
+
+def test_a_dvc_lock_an_interrupted_dvc_cut_short_is_put_back_whole(tmp_path):
+    from pdfqa.lifecycle.watch import Runner, _lockfile_whole
+
+    whole = (Path(__file__).parents[1] / "dvc.lock").read_text(encoding="utf-8")
+    lock = tmp_path / "dvc.lock"
+    runner = Runner(tmp_path, [], lock_retries=0, lock_retry_s=0)
+    runner._keep_whole_lockfile()  # no dvc.lock yet: nothing to put back but its absence
+    assert runner.whole_lockfile is None
+    lock.write_text(whole, encoding="utf-8")
+    runner._keep_whole_lockfile()
+    assert runner.whole_lockfile == whole
+    # DVC rewrites dvc.lock in place: a SIGINT can stop it after any line, or right after
+    # open() emptied it (what CI once saw: "'./dvc.lock' validation failed ... required key")
+    ends = [0] + [i + 1 for i, c in enumerate(whole) if c == "\n"]  # 0: CI's case, emptied
+    broken = 0
+    for end in ends[:: max(1, len(ends) // 40)]:  # 40 cuts across the file
+        lock.write_text(whole[:end], encoding="utf-8")
+        if not _lockfile_whole(lock):
+            broken += 1
+            runner._repair_lockfile()
+            assert lock.read_text(encoding="utf-8") == whole
+    assert broken, "some cut of dvc.lock must be unreadable to DVC"
+    lock.write_text(whole[:200] + "\n", encoding="utf-8")
+    if _lockfile_whole(lock):  # a readable cut is kept: DVC sees those stages as stale
+        runner._repair_lockfile()
+        assert lock.read_text(encoding="utf-8") == whole[:200] + "\n"
+    lock.write_text("stages:\n  ingest:\n    deps:\n", encoding="utf-8")
+    runner.whole_lockfile = None  # the run started without a dvc.lock
+    runner._repair_lockfile()
+    assert not lock.exists()

@@ -52,6 +52,10 @@ def write_json(path: Path | str, obj: Any) -> None:
     )
 
 
+def write_text(path: Path | str, text: str) -> None:
+    _atomic_write(Path(path), lambda fh: fh.write(text))
+
+
 def read_jsonl(path: Path | str) -> Iterator[dict]:
     with open(path, encoding="utf-8") as fh:
         for line_no, line in enumerate(fh, 1):

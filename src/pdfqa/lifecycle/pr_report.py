@@ -408,6 +408,6 @@ def build_report(cfg: Params, repo: Path | str, base: str, head: str | None = No
 
 
 def _write(path: Path, text: str) -> None:
-    from pdfqa.jsonio import _atomic_write  # temp + rename, as for every artifact
+    from pdfqa.jsonio import write_text  # temp + rename, as for every artifact
 
-    _atomic_write(path, lambda fh: fh.write(text))
+    write_text(path, text)

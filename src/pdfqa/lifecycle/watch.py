@@ -10,7 +10,9 @@ A failed run is logged with DVC's error and the watcher goes on; DVC's repositor
 another process is waited for (``watch.lock_retries``), never fought. Ctrl-C (or SIGTERM) sends
 one SIGINT to the running ``dvc repro``: DVC stops the stage and records nothing for it in
 ``dvc.lock`` (stages write their outputs atomically, so nothing half-written is left either),
-and the next run redoes it.
+and the next run redoes it. DVC's own files are not written atomically, so a SIGINT that lands
+while it rewrites one can leave it cut short: the watcher checks ``dvc.lock`` and DVC's lock
+file after every interrupt and puts back the last whole version.
 
 Every event and every run is one line on the console and one JSON line in ``paths.watch_log``.
 """
@@ -35,6 +37,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from pdfqa.errors import PdfqaError
+from pdfqa.jsonio import write_text
 
 if TYPE_CHECKING:
     from pdfqa.config import Params
@@ -151,6 +154,7 @@ class Runner:
         self.on_line = on_line or (lambda line: None)
         self.proc: subprocess.Popen | None = None
         self.stage_starts: list[tuple[str, float]] = []
+        self.whole_lockfile: str | None = None  # dvc.lock as it last read whole
 
     def status(self) -> dict:
         """``dvc status --json``: {stage: what changed}; empty when everything is up to date.
@@ -172,11 +176,13 @@ class Runner:
         )  # fmt: skip
         lines = []  # the process stays in self.proc so that an interrupt can still reach it
         self.stage_starts = []
+        self._keep_whole_lockfile()
         assert self.proc.stdout is not None
         for line in self.proc.stdout:
             lines.append(line)
             if match := RUNNING.search(line):
                 self.stage_starts.append((match.group(1), time.monotonic()))
+                self._keep_whole_lockfile()  # DVC wrote the previous stage's entry before this
             self.on_line(line.rstrip("\n"))
         code = self.proc.wait()
         self.stage_starts.append(("", time.monotonic()))
@@ -206,9 +212,29 @@ class Runner:
                 proc.communicate(timeout=wait)  # drains its output, so it can never block on us
                 _wait_group_gone(proc.pid, wait)  # the stage it ran may outlive DVC by a moment
                 _repair_rwlock(Path(self.root))
+                self._repair_lockfile()
                 return
             except subprocess.TimeoutExpired:
                 log.warning("dvc repro did not stop after %s; sending the next signal", sig.name)
+
+    def _keep_whole_lockfile(self) -> None:
+        path = Path(self.root) / "dvc.lock"
+        if _lockfile_whole(path):
+            self.whole_lockfile = path.read_text("utf-8") if path.exists() else None
+
+    def _repair_lockfile(self) -> None:
+        """A SIGINT that lands while DVC rewrites ``dvc.lock`` leaves it cut short, and every
+        later ``dvc`` command fails ("'dvc.lock' validation failed"). Put back the version read
+        whole at the last stage start: stages it lacks are stale and the next run redoes them."""
+        path = Path(self.root) / "dvc.lock"
+        if _lockfile_whole(path):
+            return
+        log.warning("the interrupted dvc repro left %s cut short: restored the version "
+                    "from before its last stage", path)  # fmt: skip
+        if self.whole_lockfile is None:
+            path.unlink(missing_ok=True)
+        else:
+            write_text(path, self.whole_lockfile)
 
     def repro(self) -> RunResult:
         start, waits = time.monotonic(), 0
@@ -480,6 +506,20 @@ def _repair_rwlock(root: Path) -> None:
     except (ValueError, UnicodeDecodeError):
         log.warning("the interrupted dvc repro left %s unreadable: removed it", path)
         path.unlink(missing_ok=True)
+
+
+def _lockfile_whole(path: Path) -> bool:
+    """Whether DVC itself can load ``dvc.lock`` (absent counts: DVC starts a new one)."""
+    from dvc.schema import COMPILED_LOCKFILE_SCHEMA
+    from dvc.utils.strictyaml import load
+
+    if not path.exists():
+        return True
+    try:
+        load(str(path), COMPILED_LOCKFILE_SCHEMA)
+    except Exception:  # DVC's YAMLSyntaxError, YAMLValidationError, EncodingError
+        return False
+    return True
 
 
 def interrupt_on_sigterm() -> None:
