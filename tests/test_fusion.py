@@ -52,9 +52,19 @@ def test_the_fit_learns_which_feature_marks_the_answer():
     json.dumps(model)  # it goes into the manifest as it is
 
 
-def test_too_few_questions_leave_the_plain_fusion():
+def test_too_few_questions_or_positives_leave_the_plain_fusion_and_say_which(caplog):
     few = Candidates(fusion.MIN_QUESTIONS - 1)
-    assert fusion.fit(few, few.records, top=5) is None
+    with caplog.at_level("WARNING", logger="pdfqa.retrieval"):
+        assert fusion.fit(few, few.records, top=5) is None
+    assert f"{fusion.MIN_QUESTIONS - 1} labelled val questions (needs" in caplog.text
+    caplog.clear()
+    missed = Candidates(fusion.MIN_QUESTIONS + 5)  # c0 is relevant but never a candidate
+    missed.fusion_candidates = lambda question: (list(range(1, 20)), missed.rows[question][1:])
+    for record in missed.records[3:]:
+        record["relevant_chunks"] = ["c0"]
+    with caplog.at_level("WARNING", logger="pdfqa.retrieval"):
+        assert fusion.fit(missed, missed.records, top=5) is None
+    assert "relevant and" in caplog.text and "needs 5 of each" in caplog.text
 
 
 def test_reorder_touches_only_the_first_results_and_keeps_their_scores():

@@ -84,8 +84,9 @@ def reorder(
 def fit(retriever, records: Sequence[dict], top: int) -> dict | None:
     """A model for ``retriever`` from labelled questions (answerable, with ``relevant_chunks``):
     every hybrid candidate of each question is an example, positive when it is relevant. None
-    when there are too few questions or no positive candidate (then hybrid search stays the
-    weighted fusion); the manifest records why."""
+    when there are fewer than ``MIN_QUESTIONS`` such questions or fewer than 5 positive (or
+    negative) candidates: hybrid search then stays the weighted fusion, the manifest's
+    ``fusion_model`` is null and the log says which of the two it was."""
     from sklearn.linear_model import LogisticRegressionCV
     from sklearn.preprocessing import StandardScaler
 
@@ -101,8 +102,10 @@ def fit(retriever, records: Sequence[dict], top: int) -> dict | None:
         questions += 1
     y = np.array(labels, dtype=bool)
     if questions < MIN_QUESTIONS or y.sum() < 5 or (~y).sum() < 5:
-        log.warning("learned fusion not fitted: %d labelled val questions (needs %d); hybrid "
-                    "search keeps the weighted fusion", questions, MIN_QUESTIONS)  # fmt: skip
+        why = (f"{questions} labelled val questions (needs {MIN_QUESTIONS})"
+               if questions < MIN_QUESTIONS else
+               f"{int(y.sum())} relevant and {int((~y).sum())} other candidates (needs 5 of each)")  # fmt: skip
+        log.warning("learned fusion not fitted: %s; hybrid search keeps the weighted fusion", why)
         return None
     x = np.vstack(blocks)
     scaler = StandardScaler().fit(x)
