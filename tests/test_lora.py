@@ -123,3 +123,21 @@ def test_the_corpus_head_scores_exactly_the_allowed_words_and_decodes_only_them(
 
     plain = GeneratorConfig(base_model=str(tiny_gemma), restrict_vocabulary=False)
     assert HuggingFaceBackend(plain, str(tiny_gemma), None, tiny_gemma.parent, corpus).head is None
+
+
+def test_the_adapter_config_lists_target_modules_in_one_order(tmp_path):
+    """peft writes its target_modules set in hash order (PYTHONHASHSEED): the same training must
+    give the same adapter_config.json bytes, or DVC re-runs everything after train_generator."""
+    import json
+
+    from pdfqa.generation.train import stable_adapter_config
+
+    written = []
+    for order in (["v_proj", "q_proj"], ["q_proj", "v_proj"]):
+        (tmp_path / "adapter_config.json").write_text(
+            json.dumps({"r": 8, "target_modules": order}, indent=2, sort_keys=True)
+        )
+        stable_adapter_config(tmp_path)
+        written.append((tmp_path / "adapter_config.json").read_bytes())
+    assert written[0] == written[1]
+    assert json.loads(written[0])["target_modules"] == ["q_proj", "v_proj"]

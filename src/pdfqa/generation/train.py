@@ -156,6 +156,21 @@ def write_model_card(out_dir, **fields) -> None:
     (Path(out_dir) / "README.md").write_text(MODEL_CARD.format(**fields), encoding="utf-8")
 
 
+def stable_adapter_config(out_dir) -> None:
+    """peft keeps ``target_modules`` as a set and writes it in hash order, which changes with
+    every interpreter (PYTHONHASHSEED): the same training gave ``["q_proj", "v_proj"]`` in one
+    run and ``["v_proj", "q_proj"]`` in the next, so DVC saw a new adapter and re-ran everything
+    downstream. Sorted, in peft's own format, the file is the same for the same training."""
+    import json
+    from pathlib import Path
+
+    path = Path(out_dir) / "adapter_config.json"
+    config = json.loads(path.read_text(encoding="utf-8"))
+    if isinstance(config.get("target_modules"), list):
+        config["target_modules"] = sorted(config["target_modules"])
+        path.write_text(json.dumps(config, indent=2, sort_keys=True), encoding="utf-8")
+
+
 @dataclass
 class TrainedGenerator:
     """The adapted model and what its model card and metrics file report."""
@@ -183,6 +198,7 @@ class TrainedGenerator:
         gc, qlora = self.settings, self.settings.quantization == "4bit"
         self.model.save_pretrained(str(out_dir))
         self.tokenizer.save_pretrained(str(out_dir))
+        stable_adapter_config(out_dir)
         drop_environment_keys(out_dir)
         write_model_card(
             out_dir, base_model=gc.base_model, base_resolved=self.base_resolved,
